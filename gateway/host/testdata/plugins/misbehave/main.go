@@ -38,7 +38,9 @@ func (c *connector) Configure(_ context.Context, env sdk.Env, cfg sdk.Fields) sd
 	return nil
 }
 
-func (c *connector) Check(context.Context, []string) (sdk.CheckResult, error) { return sdk.CheckResult{}, nil }
+func (c *connector) Check(context.Context, []string) (sdk.CheckResult, error) {
+	return sdk.CheckResult{}, nil
+}
 
 func (c *connector) PrepareSync(context.Context, sdk.Feed, sdk.Cursor) (sdk.Pending, error) {
 	return sdk.Pending{Kind: sdk.PendingCount}, nil
