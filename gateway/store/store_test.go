@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/syncgate/syncgate/sdk"
 )
 
 func open(t *testing.T, dir string) *DB {
@@ -136,4 +138,96 @@ func TestBackupWhileWriting(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestEnqueueCoalescesAndDeleteCleansIndex(t *testing.T) {
+	db := open(t, t.TempDir())
+	defer db.Close()
+	ref := ItemRef{Endpoint: "crm", Entity: "contact", ID: "42"}
+	enqueue := func(version string, kind sdk.ChangeKind) (coalesced bool) {
+		t.Helper()
+		err := db.Update(func(tx *Tx) error {
+			var err error
+			coalesced, err = tx.EnqueueChange(Change{Binding: "alice", Side: SideCRM, Ref: ref, Kind: kind, Version: version})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return coalesced
+	}
+	pending := func() []Change {
+		var out []Change
+		db.View(func(tx *Tx) error {
+			return Scan(tx, QueuePrefix("alice"), func(_ []byte, c *Change) bool { out = append(out, *c); return true })
+		})
+		return out
+	}
+	if enqueue("1", sdk.ChangeUpsert) {
+		t.Fatal("first change coalesced")
+	}
+	if !enqueue("2", sdk.ChangeUpsert) || !enqueue("3", sdk.ChangeDelete) {
+		t.Fatal("repeated changes did not coalesce")
+	}
+	got := pending()
+	if len(got) != 1 || got[0].Version != "3" || got[0].Kind != sdk.ChangeDelete {
+		t.Fatalf("pending = %+v", got)
+	}
+	// The same item on the other side, or for another binding, is its own record.
+	db.Update(func(tx *Tx) error {
+		tx.EnqueueChange(Change{Binding: "alice", Side: SideMailbox, Ref: ref, Kind: sdk.ChangeUpsert})
+		_, err := tx.EnqueueChange(Change{Binding: "bob", Side: SideCRM, Ref: ref, Kind: sdk.ChangeUpsert})
+		return err
+	})
+	if n := len(pending()); n != 2 {
+		t.Fatalf("alice has %d records, want 2", n)
+	}
+	// Completing the record frees the index: the next change is a new record.
+	first := got[0]
+	db.Update(func(tx *Tx) error { return tx.DeleteChange(first) })
+	if enqueue("4", sdk.ChangeUpsert) {
+		t.Fatal("a change after completion coalesced into a deleted record")
+	}
+	if p := pending(); len(p) != 2 || p[1].Seq <= first.Seq || p[1].Version != "4" {
+		t.Fatalf("pending = %+v", p)
+	}
+}
+
+func TestCorrelationReverseIndex(t *testing.T) {
+	db := open(t, t.TempDir())
+	defer db.Close()
+	crm := ItemRef{Endpoint: "crm", Entity: "appointment", ID: "A"}
+	alice := ItemRef{Endpoint: "mail", Scope: "alice", Entity: "appointment", ID: "a1"}
+	bob := ItemRef{Endpoint: "mail", Scope: "bob", Entity: "appointment", ID: "b1"}
+	c := &Correlation{Item: "sg-1", Entity: "appointment", CRM: &Copy{Ref: crm}}
+	c.SetMailboxCopy(&Copy{Binding: "alice", Ref: alice})
+	c.SetMailboxCopy(&Copy{Binding: "bob", Ref: bob})
+	db.Update(func(tx *Tx) error { return tx.PutCorrelation(c) })
+	for _, ref := range []ItemRef{crm, alice, bob} {
+		db.View(func(tx *Tx) error {
+			if item, err := tx.ItemFor(ref); err != nil || item != "sg-1" {
+				t.Fatalf("ItemFor(%v) = %q %v", ref, item, err)
+			}
+			return nil
+		})
+	}
+	c.RemoveMailboxCopy("bob")
+	db.Update(func(tx *Tx) error { return tx.PutCorrelation(c) })
+	db.View(func(tx *Tx) error {
+		if _, err := tx.ItemFor(bob); err != ErrNotFound {
+			t.Fatalf("bob's removed copy still indexed: %v", err)
+		}
+		got, err := tx.Correlation("sg-1")
+		if err != nil || len(got.Mailbox) != 1 || got.MailboxCopy("alice").Ref != alice {
+			t.Fatalf("correlation = %+v %v", got, err)
+		}
+		return nil
+	})
+	db.Update(func(tx *Tx) error { return tx.DeleteCorrelation("sg-1") })
+	db.View(func(tx *Tx) error {
+		if _, err := tx.ItemFor(crm); err != ErrNotFound {
+			t.Fatal("deleted correlation still indexed")
+		}
+		return nil
+	})
 }

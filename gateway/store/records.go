@@ -1,0 +1,149 @@
+package store
+
+import (
+	"time"
+
+	"github.com/syncgate/syncgate/sdk"
+)
+
+// Side is which side of a binding a copy or a change is on.
+type Side string
+
+// The two sides.
+const (
+	SideMailbox Side = "mailbox"
+	SideCRM     Side = "crm"
+)
+
+// Other returns the opposite side.
+func (s Side) Other() Side {
+	if s == SideMailbox {
+		return SideCRM
+	}
+	return SideMailbox
+}
+
+// Change is one record of the sync table: the light note that an item
+// changed on one side of one binding. Never the item's body.
+type Change struct {
+	Seq            uint64         `json:"seq"`
+	Binding        string         `json:"binding"`
+	Side           Side           `json:"side"`
+	Ref            ItemRef        `json:"ref"`
+	Kind           sdk.ChangeKind `json:"kind"`
+	Version        string         `json:"version,omitempty"`
+	Modified       time.Time      `json:"modified,omitempty"`
+	CorrelationKey string         `json:"correlation_key,omitempty"`
+	Enqueued       time.Time      `json:"enqueued"`
+	// Set while the record is retried.
+	Attempts  int       `json:"attempts,omitempty"`
+	NotBefore time.Time `json:"not_before,omitempty"`
+	LastError string    `json:"last_error,omitempty"`
+}
+
+// Coalesce folds a newer change to the same item into c: the item's latest
+// state is what will be synced, and the record keeps its place in the
+// queue so an item that changes constantly is not starved.
+func (c *Change) Coalesce(newer Change) {
+	c.Kind, c.Version, c.Modified = newer.Kind, newer.Version, newer.Modified
+	if newer.CorrelationKey != "" {
+		c.CorrelationKey = newer.CorrelationKey
+	}
+	c.Attempts, c.NotBefore, c.LastError = 0, time.Time{}, ""
+}
+
+// Copy is one copy of an item: the CRM record, or one binding's mailbox copy.
+type Copy struct {
+	Binding string  `json:"binding,omitempty"` // mailbox copies: whose mailbox
+	Ref     ItemRef `json:"ref"`
+	Version string  `json:"version,omitempty"` // the version last seen or written
+	Hash    string  `json:"hash,omitempty"`    // content hash of the fields last synced to or from it
+}
+
+// Correlation is everything the gateway knows about one syncgate item: its
+// copies on each side and the content last synced (the base of a three-way
+// merge).
+type Correlation struct {
+	Item    string     `json:"item"`
+	Entity  string     `json:"entity"`
+	CRM     *Copy      `json:"crm,omitempty"`
+	Mailbox []*Copy    `json:"mailbox,omitempty"`
+	Fields  sdk.Fields `json:"fields,omitempty"`
+	Hash    string     `json:"hash,omitempty"`
+	ICalUID string     `json:"ical_uid,omitempty"`
+	Updated time.Time  `json:"updated"`
+}
+
+// MailboxCopy returns the binding's mailbox copy, or nil.
+func (c *Correlation) MailboxCopy(binding string) *Copy {
+	for _, m := range c.Mailbox {
+		if m.Binding == binding {
+			return m
+		}
+	}
+	return nil
+}
+
+// SetMailboxCopy adds or replaces the binding's mailbox copy.
+func (c *Correlation) SetMailboxCopy(cp *Copy) {
+	for i, m := range c.Mailbox {
+		if m.Binding == cp.Binding {
+			c.Mailbox[i] = cp
+			return
+		}
+	}
+	c.Mailbox = append(c.Mailbox, cp)
+}
+
+// RemoveMailboxCopy drops the binding's mailbox copy.
+func (c *Correlation) RemoveMailboxCopy(binding string) {
+	for i, m := range c.Mailbox {
+		if m.Binding == binding {
+			c.Mailbox = append(c.Mailbox[:i], c.Mailbox[i+1:]...)
+			return
+		}
+	}
+}
+
+// Copies returns every copy of the item.
+func (c *Correlation) Copies() []*Copy {
+	var out []*Copy
+	if c.CRM != nil {
+		out = append(out, c.CRM)
+	}
+	return append(out, c.Mailbox...)
+}
+
+// DeadLetter is a change that kept failing, kept for an operator.
+type DeadLetter struct {
+	Change Change    `json:"change"`
+	Error  string    `json:"error"`
+	At     time.Time `json:"at"`
+}
+
+// Tombstone is a propagated delete that can be undone until Expires.
+type Tombstone struct {
+	Item        Correlation `json:"item"`
+	DeletedFrom Side        `json:"deleted_from"`
+	At          time.Time   `json:"at"`
+	Expires     time.Time   `json:"expires"`
+}
+
+// BindingState is what the gateway remembers about a binding between runs.
+type BindingState struct {
+	Paused       bool      `json:"paused,omitempty"`
+	PausedReason string    `json:"paused_reason,omitempty"`
+	PausedAt     time.Time `json:"paused_at,omitempty"`
+	// AllowDeletes lets the next cycle through the mass-delete guard once.
+	AllowDeletes bool `json:"allow_deletes,omitempty"`
+	// InitialSyncDone is set when the first full enumeration of both sides
+	// has been processed.
+	InitialSyncDone bool `json:"initial_sync_done,omitempty"`
+}
+
+// Intent records that a create is about to be sent.
+type Intent struct {
+	Binding string    `json:"binding,omitempty"`
+	Side    Side      `json:"side"`
+	At      time.Time `json:"at"`
+}
