@@ -396,3 +396,13 @@ func (s *Supervisor) Check(ctx context.Context, scopes []string) (res sdk.CheckR
 	})
 	return res, err
 }
+
+// DescribeManifest returns the manifest embedded in the running connector.
+func (s *Supervisor) DescribeManifest(ctx context.Context) (m []byte, err error) {
+	err = s.Do(ctx, "Describe", func(ctx context.Context, c *protocol.Client) error {
+		d, e := c.Describe(ctx)
+		m = d.Manifest
+		return e
+	})
+	return m, err
+}
