@@ -25,6 +25,11 @@ type Plugin struct {
 // A folder without connector.hcl is skipped; a manifest that does not parse,
 // a name that differs from its folder, or a missing binary is an error.
 func Discover(pluginDir string) ([]*Plugin, hcl.Diagnostics) {
+	// Absolute, because a connector runs with its own folder as working
+	// directory: a relative binary path would be looked up from there.
+	if abs, err := filepath.Abs(pluginDir); err == nil {
+		pluginDir = abs
+	}
 	entries, err := os.ReadDir(pluginDir)
 	if err != nil {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read plugin_dir",

@@ -248,6 +248,24 @@ func TestLockMismatchRefused(t *testing.T) {
 	}
 }
 
+// TestRelativePluginDir starts a connector found through a relative
+// plugin_dir: the process runs in its own folder, so the host must not hand
+// exec a path relative to somewhere else.
+func TestRelativePluginDir(t *testing.T) {
+	dir, lf := pluginDir(t, "misbehave")
+	wd, _ := os.Getwd()
+	t.Chdir(filepath.Dir(dir))
+	p := findPlugin(t, filepath.Base(dir), "misbehave")
+	if !filepath.IsAbs(p.Binary) {
+		t.Fatalf("binary path %q is relative", p.Binary)
+	}
+	inst, err := Launch(context.Background(), LaunchConfig{Plugin: p, Endpoint: "ep", Lock: lf.Connectors["misbehave"], Logger: testLogger(t)})
+	if err != nil {
+		t.Fatalf("launch from %s: %v", wd, err)
+	}
+	inst.Kill()
+}
+
 func TestLockFileRoundTrip(t *testing.T) {
 	_, lf := pluginDir(t, "misbehave", "notaplugin")
 	back, diags := ReadLockFile(lf.Path)
