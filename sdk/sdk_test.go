@@ -2,34 +2,21 @@ package sdk_test
 
 import (
 	"encoding/json"
-	"flag"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/syncgate/syncgate/internal/golden"
 	"github.com/syncgate/syncgate/sdk"
 )
-
-var update = flag.Bool("update", false, "rewrite docs/canonical-model.md")
 
 // TestModelDoc keeps docs/canonical-model.md, the people's copy of the
 // canonical model, generated from the schema in code.
 func TestModelDoc(t *testing.T) {
 	const path = "../docs/canonical-model.md"
 	want := sdk.SchemaMarkdown()
-	if *update {
-		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run: go test ./sdk -run TestModelDoc -update)", err)
-	}
-	if string(got) != want {
-		t.Fatalf("%s is stale: run go test ./sdk -run TestModelDoc -update", path)
-	}
+	golden.Check(t, "../docs/canonical-model.md", want, "go test ./sdk -run TestModelDoc -update")
 }
 
 func TestValueJSONRoundTrip(t *testing.T) {

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -34,4 +35,23 @@ func FormatDiagnostic(d *hcl.Diagnostic) string {
 		msg += ": " + d.Detail
 	}
 	return msg
+}
+
+// SortDiagnostics orders diagnostics by file, line and column, keeping the
+// order of those at the same place; diagnostics without a place come first.
+// hcl reports some problems (unsupported arguments) in map order, so without
+// this the same file could print its problems in a different order each run.
+func SortDiagnostics(diags hcl.Diagnostics) {
+	sort.SliceStable(diags, func(i, j int) bool {
+		a, b := diags[i].Subject, diags[j].Subject
+		switch {
+		case a == nil || b == nil:
+			return a == nil && b != nil
+		case a.Filename != b.Filename:
+			return a.Filename < b.Filename
+		case a.Start.Line != b.Start.Line:
+			return a.Start.Line < b.Start.Line
+		}
+		return a.Start.Column < b.Start.Column
+	})
 }

@@ -59,7 +59,7 @@ type Manifest struct {
 // ConfigAttr is one attribute of the connector's config schema.
 type ConfigAttr struct {
 	Name        string
-	Type        string // string, number, bool, list(string), map(string)
+	Type        string // string, path, number, bool, list(string), map(string)
 	Required    bool
 	Default     cty.Value // cty.NilVal when there is none
 	Sensitive   bool
@@ -68,8 +68,14 @@ type ConfigAttr struct {
 }
 
 // ConfigTypes are the types a config attribute may have.
+//
+// A "path" is a string that the gateway resolves against the folder of the
+// operator's config file before the connector sees it: a connector runs in
+// its own folder, so a relative path would otherwise mean something else to
+// it than to the operator who wrote it.
 var ConfigTypes = map[string]cty.Type{
 	"string":       cty.String,
+	"path":         cty.String,
 	"number":       cty.Number,
 	"bool":         cty.Bool,
 	"list(string)": cty.List(cty.String),

@@ -2,6 +2,8 @@ package manifest
 
 import (
 	"fmt"
+	"math"
+	"math/big"
 	"os"
 	"strings"
 
@@ -79,9 +81,7 @@ func Parse(filename string, src []byte) (*Manifest, hcl.Diagnostics) {
 		d.errorf(a.Expr.Range().Ptr(), "Invalid kind", "%q is not a connector kind: use \"mailbox\" or \"crm\".", m.Kind)
 	}
 	if a := content.Attributes["protocol"]; a != nil {
-		for _, n := range d.numbers(a) {
-			m.Protocol = append(m.Protocol, n)
-		}
+		m.Protocol = d.protocols(a)
 	} else {
 		m.Protocol = []int{1}
 	}
@@ -100,6 +100,7 @@ func Parse(filename string, src []byte) (*Manifest, hcl.Diagnostics) {
 		}
 	}
 	diags = append(diags, d.diags...)
+	SortDiagnostics(diags)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -189,15 +190,31 @@ func (d *decoder) strings(a *hcl.Attribute) []string {
 	return out
 }
 
-func (d *decoder) numbers(a *hcl.Attribute) []int {
+// protocols decodes the protocol versions a connector speaks: at least one,
+// each a whole number from 1 up. A fraction would otherwise be truncated
+// into a version the author never wrote.
+func (d *decoder) protocols(a *hcl.Attribute) []int {
 	v, ok := d.value(a, cty.List(cty.Number))
 	if !ok {
 		return nil
 	}
+	// Point at the offending element when the list is written out.
+	elems, _ := hcl.ExprList(a.Expr)
 	var out []int
-	for _, x := range v.AsValueSlice() {
-		n, _ := x.AsBigFloat().Int64()
+	for i, x := range v.AsValueSlice() {
+		rng := a.Expr.Range()
+		if i < len(elems) {
+			rng = elems[i].Range()
+		}
+		n, acc := x.AsBigFloat().Int64()
+		if acc != big.Exact || n < 1 || n > math.MaxInt32 {
+			d.errorf(&rng, "Invalid protocol version", "%s is not a protocol version: versions are whole numbers from 1 up.", x.AsBigFloat().Text('g', -1))
+			continue
+		}
 		out = append(out, int(n))
+	}
+	if len(out) == 0 && v.LengthInt() == 0 {
+		d.errorf(a.Expr.Range().Ptr(), "No protocol version", "A connector speaks at least one protocol version: protocol = [1].")
 	}
 	return out
 }
@@ -226,7 +243,7 @@ func (d *decoder) config(b *hcl.Block) []*ConfigAttr {
 			Sensitive: d.boolean(c.Attributes["sensitive"]), Description: d.str(c.Attributes["description"])}
 		t, known := ConfigTypes[attr.Type]
 		if ta := c.Attributes["type"]; ta != nil && !known && d.ok(ta) {
-			d.errorf(ta.Expr.Range().Ptr(), "Unknown config type", "%q is not a config type: use string, number, bool, list(string) or map(string).", attr.Type)
+			d.errorf(ta.Expr.Range().Ptr(), "Unknown config type", "%q is not a config type: use string, path, number, bool, list(string) or map(string).", attr.Type)
 		}
 		if da := c.Attributes["default"]; da != nil && known {
 			if v, ok := d.value(da, t); ok {
@@ -286,7 +303,7 @@ func (d *decoder) entity(b *hcl.Block) *Entity {
 		}
 	}
 	if !haveDirection {
-		d.errorf(&b.DefRange, "Missing direction", "Entity %q needs a direction block with allowed, default and reason.", name)
+		d.errorf(&b.DefRange, "Missing direction", "Entity %q needs a direction block with allowed and reason (default is optional).", name)
 		return e
 	}
 	for _, rb := range c.Blocks {
@@ -295,6 +312,12 @@ func (d *decoder) entity(b *hcl.Block) *Entity {
 			op := rb.Labels[0]
 			if !contains(Operations, op) {
 				d.errorf(&rb.LabelRanges[0], "Unknown operation", "%q is not an operation: use create, update or delete.", op)
+				continue
+			}
+			// Only when the operations decoded: otherwise every rule would
+			// repeat that one mistake.
+			if a := c.Attributes["operations"]; a != nil && d.ok(a) && !e.Supports(op) {
+				d.errorf(&rb.LabelRanges[0], "Rule for an unsupported operation", "Entity %q does not support %q (its operations are %s), so a rule for it would never apply.", name, op, strings.Join(e.Operations, ", "))
 				continue
 			}
 			if findRule(e.OpRules, op) != nil {

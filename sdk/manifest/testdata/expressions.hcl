@@ -1,0 +1,3 @@
+name    = "test"
+version = env("VERSION")
+kind    = kind.mailbox

@@ -1,0 +1,3 @@
+name    = "test"
+version = "1.0.0"
+kind    = "calendar"

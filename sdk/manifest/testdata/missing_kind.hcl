@@ -1,0 +1,2 @@
+name    = "test"
+version = "1.0.0"
