@@ -1,0 +1,4 @@
+endpoint "test-crm" "crm" {
+  url           = "https://org.example.com"
+  client_secret = "hunter2"
+}

@@ -1,0 +1,3 @@
+endpoint "test-crm" "crm" {
+  url = "https://org.example.com
+}

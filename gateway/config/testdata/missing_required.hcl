@@ -1,0 +1,3 @@
+endpoint "test-mailbox" "mail" {
+  client_id = "app"
+}
