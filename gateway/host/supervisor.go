@@ -9,6 +9,8 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/syncgate/syncgate/sdk"
 	"github.com/syncgate/syncgate/sdk/protocol"
@@ -308,7 +310,9 @@ func (s *Supervisor) Do(ctx context.Context, call string, fn func(ctx context.Co
 	if errors.As(err, &typed) {
 		return err // the backend's answer, delivered by a healthy plugin
 	}
-	if cctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+	// gRPC may report the deadline a moment before the context does.
+	timedOut := errors.Is(cctx.Err(), context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded
+	if timedOut && ctx.Err() == nil {
 		s.poke()
 		return fmt.Errorf("endpoint %q: %s timed out after %s: %w", s.cfg.Launch.Endpoint, call, s.cfg.CallTimeout, ErrUnavailable)
 	}

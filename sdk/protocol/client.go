@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 
 	"github.com/hashicorp/go-plugin"
@@ -94,7 +95,7 @@ func (c *Client) PrepareSync(ctx context.Context, feed core.Feed, cursor core.Cu
 
 // GetSyncData implements core.Syncer.
 func (c *Client) GetSyncData(ctx context.Context, req core.SyncDataRequest) (core.SyncDataPage, error) {
-	res, err := c.rpc.GetSyncData(ctx, &pb.GetSyncDataRequest{Feed: feedToPB(req.Feed), Cursor: req.Cursor, PageToken: req.PageToken, Max: int32(req.Max)})
+	res, err := c.rpc.GetSyncData(ctx, &pb.GetSyncDataRequest{Feed: feedToPB(req.Feed), Cursor: req.Cursor, PageToken: req.PageToken, Max: int32(min(req.Max, math.MaxInt32))})
 	if err != nil {
 		return core.SyncDataPage{}, err
 	}
@@ -125,6 +126,9 @@ func (c *Client) Fetch(ctx context.Context, scope, entity string, ids []string) 
 	}
 	if err := errorFromPB(res.Error); err != nil {
 		return nil, err
+	}
+	if len(res.Results) != len(ids) {
+		return nil, fmt.Errorf("connector returned %d results for %d ids", len(res.Results), len(ids))
 	}
 	out := make([]core.FetchResult, len(res.Results))
 	for i, r := range res.Results {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -153,6 +154,11 @@ func TestRoundTrip(t *testing.T) {
 			o.CorrelationKey != ops[i].CorrelationKey || !o.Fields.Equal(ops[i].Fields) {
 			t.Errorf("op %d arrived as %+v, sent %+v", i, o, ops[i])
 		}
+	}
+	// A connector that answers a Fetch with the wrong number of results is a
+	// bug the gateway must not paper over.
+	if _, err := c.Fetch(ctx, "a", "contact", []string{"1", "2", "3"}); err == nil || !strings.Contains(err.Error(), "2 results for 3 ids") {
+		t.Fatalf("Fetch with a short answer: %v", err)
 	}
 	// Optional capabilities the connector lacks.
 	if err := c.Watch(ctx, "a", func(core.Hint) {}); !errors.Is(err, ErrUnsupported) {

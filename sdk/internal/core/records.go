@@ -75,7 +75,8 @@ type ChangeRecord struct {
 	RoutingKeys    []string // which scopes the record concerns (owner, parties), for endpoint feeds
 }
 
-// SyncDataRequest asks for one page of a feed's changes.
+// SyncDataRequest asks for one page of a feed's changes. Max bounds the
+// records in the page; 0 lets the connector choose its own page size.
 type SyncDataRequest struct {
 	Feed      Feed
 	Cursor    Cursor
