@@ -21,6 +21,14 @@ build:
 	done
 	$(BIN)/syncgate plugins lock --plugin-dir $(BIN)/plugins --lock-file $(BIN)/connectors.lock.hcl
 
+# Until the sync engine lands, the main job checks the example setup with
+# real plugin processes: validate, list, then start and check each endpoint.
+RUN_CONFIG ?= examples/dir/syncgate.hcl
+run: build
+	$(BIN)/syncgate validate -config $(RUN_CONFIG)
+	$(BIN)/syncgate plugins list -config $(RUN_CONFIG)
+	$(BIN)/syncgate plugins check -config $(RUN_CONFIG)
+
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 15m ./...
