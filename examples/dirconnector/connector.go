@@ -157,7 +157,7 @@ func (c *Connector) Apply(_ context.Context, scope, entity string, ops []sdk.Op)
 		case op.Kind == sdk.OpCreate:
 			it, err = s.Create(scope, entity, op.CorrelationKey, op.Fields)
 		case op.Kind == sdk.OpUpdate:
-			it, err = s.Update(where, entity, op.ID, op.IfMatch, op.Fields)
+			it, err = patch(s, where, entity, op)
 		case op.Kind == sdk.OpDelete:
 			err = s.Delete(where, entity, op.ID, op.IfMatch)
 			it.ID = op.ID // a delete returns no version
@@ -218,4 +218,26 @@ func storeError(err error) error {
 		return sdk.NewError(sdk.ErrPermanent, "%v", err)
 	}
 	return err
+}
+
+// patch applies an update op: only the fields it carries change, and a null
+// clears one. The store replaces whole items, so the patch is laid over the
+// current fields, guarded by the version they were read at.
+func patch(s *Store, scope, entity string, op sdk.Op) (Item, error) {
+	old, err := s.Get(scope, entity, op.ID)
+	if err != nil {
+		return Item{}, err
+	}
+	if op.IfMatch != "" && op.IfMatch != old.Version {
+		return Item{}, &VersionMismatchError{Current: old.Version}
+	}
+	fields := old.Fields.Clone()
+	for k, v := range op.Fields {
+		if v.IsNull() {
+			delete(fields, k)
+		} else {
+			fields[k] = v
+		}
+	}
+	return s.Update(scope, entity, op.ID, old.Version, fields)
 }

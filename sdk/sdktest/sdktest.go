@@ -110,6 +110,7 @@ func Run(t *testing.T, target Target, backend Backend) {
 		s := &suite{target: target, backend: backend, entity: entity, scope: backend.Scope(), feed: backend.FeedFor(entity)}
 		t.Run(entity, func(t *testing.T) {
 			t.Run("create_update_delete", s.createUpdateDelete)
+			t.Run("update_is_a_patch", s.updateIsAPatch)
 			t.Run("create_retry_may_exist", s.createRetry)
 			t.Run("stale_if_match", s.staleIfMatch)
 			t.Run("fetch_returns_written", s.fetchReturnsWritten)
@@ -164,6 +165,39 @@ func (s *suite) createUpdateDelete(t *testing.T) {
 
 	s.mustApply(t, ctx, sdk.Op{Kind: sdk.OpDelete, ID: created.ID, IfMatch: updated.Version})
 	s.wantNotFound(t, ctx, created.ID)
+}
+
+// updateIsAPatch checks the update contract the engine relies on: only the
+// fields an update carries change, a null clears a field, and the fields it
+// does not mention keep their values.
+func (s *suite) updateIsAPatch(t *testing.T) {
+	ctx := testContext(t)
+	f := s.backend.Sample(s.entity, 0)
+	f2 := s.backend.Change(s.entity, f)
+	var k string
+	for name, v := range f2 {
+		if !v.Equal(f[name]) {
+			k = name
+			break
+		}
+	}
+	if k == "" || len(f) < 2 {
+		t.Fatalf("the backend's Sample and Change give no changed field beside others for %s", s.entity)
+	}
+	created := s.create(t, ctx, newKey(), false, f)
+	s.cleanup(t, created.ID)
+	updated := s.mustApply(t, ctx, sdk.Op{Kind: sdk.OpUpdate, ID: created.ID, IfMatch: created.Version, Fields: sdk.Fields{k: f2[k]}})
+	want := f.Clone()
+	want[k] = f2[k]
+	checkFields(t, "after an update carrying only "+k, want, s.fetchOne(t, ctx, created.ID).Fields)
+
+	s.mustApply(t, ctx, sdk.Op{Kind: sdk.OpUpdate, ID: created.ID, IfMatch: updated.Version, Fields: sdk.Fields{k: sdk.Null}})
+	got := s.fetchOne(t, ctx, created.ID).Fields
+	if !got[k].IsNull() {
+		t.Errorf("an update setting %s to null left it as %v: a null must clear the field", k, got[k])
+	}
+	delete(want, k)
+	checkFields(t, "after an update clearing "+k, want, got)
 }
 
 // createRetry replays a create with MayExist, as the engine does when it

@@ -36,17 +36,18 @@ func TestSuiteCatchesBugs(t *testing.T) {
 		t.Skip("runs the suite in child processes")
 	}
 	for bug, subtest := range map[string]string{
-		"ignore_if_match":  "contact/stale_if_match",
-		"ignore_may_exist": "contact/create_retry_may_exist",
-		"accept_garbage":   "contact/garbage_cursor",
-		"never_expire":     "contact/expired_cursor",
-		"drop_field":       "contact/create_update_delete",
-		"replay":           "contact/cursor_resumes_after_post_sync",
-		"no_routing":       "contact/routing_keys",
-		"invalid_fetch":    "contact/fetch_returns_written",
-		"found_missing":    "contact/fetch_missing",
-		"lose_journal":     "contact/out_of_band_changes",
-		"wrong_manifest":   "describe_matches_manifest",
+		"ignore_if_match":   "contact/stale_if_match",
+		"ignore_may_exist":  "contact/create_retry_may_exist",
+		"accept_garbage":    "contact/garbage_cursor",
+		"never_expire":      "contact/expired_cursor",
+		"drop_field":        "contact/create_update_delete",
+		"replay":            "contact/cursor_resumes_after_post_sync",
+		"no_routing":        "contact/routing_keys",
+		"invalid_fetch":     "contact/fetch_returns_written",
+		"found_missing":     "contact/fetch_missing",
+		"lose_journal":      "contact/out_of_band_changes",
+		"wrong_manifest":    "describe_matches_manifest",
+		"replace_on_update": "contact/update_is_a_patch",
 	} {
 		t.Run(bug, func(t *testing.T) {
 			t.Parallel()
@@ -305,7 +306,18 @@ func (m *memory) Apply(_ context.Context, scope, entity string, ops []sdk.Op) ([
 		case op.IfMatch != strconv.Itoa(it.version) && m.bug != "ignore_if_match":
 			out[i] = sdk.OpResult{ID: op.ID, Err: sdk.Conflict(strconv.Itoa(it.version), "version mismatch")}
 		case op.Kind == sdk.OpUpdate:
-			out[i] = sdk.OpResult{ID: op.ID, Version: strconv.Itoa(m.update(op.ID, op.Fields))}
+			f := it.fields.Clone() // an update is a patch; a null clears a field
+			if m.bug == "replace_on_update" {
+				f = sdk.Fields{}
+			}
+			for k, v := range op.Fields {
+				if v.IsNull() {
+					delete(f, k)
+				} else {
+					f[k] = v
+				}
+			}
+			out[i] = sdk.OpResult{ID: op.ID, Version: strconv.Itoa(m.update(op.ID, f))}
 		case op.Kind == sdk.OpDelete:
 			m.remove(op.ID)
 			out[i] = sdk.OpResult{ID: op.ID}

@@ -135,7 +135,9 @@ func (k OpKind) String() string {
 }
 
 // Op is one write. Updates and deletes carry IfMatch, the version the gateway
-// last saw; a mismatch is a conflict. A create carries the item's syncgate id
+// last saw; a mismatch is a conflict. An update is a patch, as in Graph and
+// Dataverse: only the fields it carries change, a null value clears a field,
+// and fields it does not mention keep their values. A create carries the item's syncgate id
 // in CorrelationKey and must stamp it on the new item; with MayExist set, an
 // earlier attempt may have succeeded, so the connector looks the key up
 // first and returns the existing item instead of creating a second one.
