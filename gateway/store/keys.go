@@ -26,6 +26,9 @@ import (
 //	b  <binding>                                per-binding state (paused and why)
 //	kv <endpoint> <key>                         a connector instance's key-value store
 //	in <item> <endpoint> <scope>                the intent of a create, recorded before Apply
+//	bl <binding> <seq>                          blocked changes, for status
+//	uid <entity> <ical uid>                     meetings by iCalendar UID → syncgate item
+//	nk <endpoint> <scope> <entity> <key>        natural keys of items on one side → their id there
 
 // Key spaces.
 const (
@@ -40,6 +43,9 @@ const (
 	spaceBinding    = "b"
 	spaceKV         = "kv"
 	spaceIntent     = "in"
+	spaceBlocked    = "bl"
+	spaceICal       = "uid"
+	spaceNatural    = "nk"
 )
 
 type keyBuilder struct{ b []byte }
@@ -293,4 +299,44 @@ func ParseIntentKey(key []byte) (item, endpoint, scope string, err error) {
 	r := readKey(key, spaceIntent)
 	item, endpoint, scope = r.str(), r.str(), r.str()
 	return item, endpoint, scope, r.done()
+}
+
+// BlockedKey is one blocked change of a binding.
+func BlockedKey(binding string, seq uint64) []byte {
+	return newKey(spaceBlocked).str(binding).u64(seq).bytes()
+}
+
+// BlockedPrefix covers a binding's blocked changes.
+func BlockedPrefix(binding string) []byte { return newKey(spaceBlocked).str(binding).bytes() }
+
+// ParseBlockedKey reverses BlockedKey.
+func ParseBlockedKey(key []byte) (binding string, seq uint64, err error) {
+	r := readKey(key, spaceBlocked)
+	binding, seq = r.str(), r.u64()
+	return binding, seq, r.done()
+}
+
+// ICalKey maps a meeting's iCalendar UID to its syncgate item, so that each
+// attendee's copy joins one item.
+func ICalKey(entity, uid string) []byte { return newKey(spaceICal).str(entity).str(uid).bytes() }
+
+// ParseICalKey reverses ICalKey.
+func ParseICalKey(key []byte) (entity, uid string, err error) {
+	r := readKey(key, spaceICal)
+	entity, uid = r.str(), r.str()
+	return entity, uid, r.done()
+}
+
+// NaturalKey maps a natural key (an e-mail address, an iCalendar UID) of an
+// item on one side to its id there, so that first sync and resync match
+// items before creating any.
+func NaturalKey(endpoint, scope, entity, key string) []byte {
+	return newKey(spaceNatural).str(endpoint).str(scope).str(entity).str(key).bytes()
+}
+
+// ParseNaturalKey reverses NaturalKey.
+func ParseNaturalKey(key []byte) (endpoint, scope, entity, k string, err error) {
+	r := readKey(key, spaceNatural)
+	endpoint, scope, entity, k = r.str(), r.str(), r.str(), r.str()
+	return endpoint, scope, entity, k, r.done()
 }

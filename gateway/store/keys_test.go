@@ -32,6 +32,15 @@ func TestKeyRoundTrips(t *testing.T) {
 			if e, k, err := ParseKVKey(KVKey(a, b)); err != nil || e != a || k != b {
 				t.Fatalf("kv → %q %q %v", e, k, err)
 			}
+			if gb, gs, err := ParseBlockedKey(BlockedKey(a, 7)); err != nil || gb != a || gs != 7 {
+				t.Fatalf("blocked → %q %d %v", gb, gs, err)
+			}
+			if e, u, err := ParseICalKey(ICalKey(a, b)); err != nil || e != a || u != b {
+				t.Fatalf("ical → %q %q %v", e, u, err)
+			}
+			if ep, sc, en, k, err := ParseNaturalKey(NaturalKey(a, b, "contact", a+b)); err != nil || ep != a || sc != b || en != "contact" || k != a+b {
+				t.Fatalf("natural key → %q %q %q %q %v", ep, sc, en, k, err)
+			}
 			if i, e, s, err := ParseIntentKey(IntentKey(a, b, a)); err != nil || i != a || e != b || s != a {
 				t.Fatalf("intent → %q %q %q %v", i, e, s, err)
 			}

@@ -39,6 +39,8 @@ type Change struct {
 	Attempts  int       `json:"attempts,omitempty"`
 	NotBefore time.Time `json:"not_before,omitempty"`
 	LastError string    `json:"last_error,omitempty"`
+	// Indexed is set once the item's natural keys are in the index.
+	Indexed bool `json:"indexed,omitempty"`
 }
 
 // Coalesce folds a newer change to the same item into c: the item's latest
@@ -50,6 +52,7 @@ func (c *Change) Coalesce(newer Change) {
 		c.CorrelationKey = newer.CorrelationKey
 	}
 	c.Attempts, c.NotBefore, c.LastError = 0, time.Time{}, ""
+	c.Indexed = false // its natural keys may have changed
 }
 
 // Copy is one copy of an item: the CRM record, or one binding's mailbox copy.
@@ -58,20 +61,30 @@ type Copy struct {
 	Ref     ItemRef `json:"ref"`
 	Version string  `json:"version,omitempty"` // the version last seen or written
 	Hash    string  `json:"hash,omitempty"`    // content hash of the fields last synced to or from it
+	// Fields is the content this copy had when it was last in sync: the
+	// base against which a later change on it is told apart from a stale
+	// value, per copy, so that one mailbox never overwrites another's newer
+	// change to the CRM.
+	Fields sdk.Fields `json:"fields,omitempty"`
+	// CRMVersion, on a mailbox copy, is the CRM record's version this copy
+	// reflects: a CRM change reaches every bound mailbox, and is an echo
+	// only for the copies already at that version.
+	CRMVersion string `json:"crm_version,omitempty"`
+	// CRMFields, on a mailbox copy, is the CRM record's content when this
+	// pair was last in sync: the CRM side's base for this binding.
+	CRMFields sdk.Fields `json:"crm_fields,omitempty"`
 }
 
 // Correlation is everything the gateway knows about one syncgate item: its
-// copies on each side and the content last synced (the base of a three-way
-// merge).
+// copies on each side, each with the content it last synced (the base of a
+// three-way merge).
 type Correlation struct {
-	Item    string     `json:"item"`
-	Entity  string     `json:"entity"`
-	CRM     *Copy      `json:"crm,omitempty"`
-	Mailbox []*Copy    `json:"mailbox,omitempty"`
-	Fields  sdk.Fields `json:"fields,omitempty"`
-	Hash    string     `json:"hash,omitempty"`
-	ICalUID string     `json:"ical_uid,omitempty"`
-	Updated time.Time  `json:"updated"`
+	Item    string    `json:"item"`
+	Entity  string    `json:"entity"`
+	CRM     *Copy     `json:"crm,omitempty"`
+	Mailbox []*Copy   `json:"mailbox,omitempty"`
+	ICalUID string    `json:"ical_uid,omitempty"`
+	Updated time.Time `json:"updated"`
 }
 
 // MailboxCopy returns the binding's mailbox copy, or nil.
@@ -146,4 +159,15 @@ type Intent struct {
 	Binding string    `json:"binding,omitempty"`
 	Side    Side      `json:"side"`
 	At      time.Time `json:"at"`
+}
+
+// Blocked is a change that its rule did not let through, kept for status:
+// which item, which way it tried to flow, and the rule that stopped it.
+type Blocked struct {
+	Change Change    `json:"change"`
+	Item   string    `json:"item,omitempty"`
+	Op     string    `json:"op"`
+	Rule   string    `json:"rule"` // the direction and where it comes from
+	Action string    `json:"action"`
+	At     time.Time `json:"at"`
 }

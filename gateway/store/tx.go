@@ -173,7 +173,26 @@ func (tx *Tx) Correlation(item string) (*Correlation, error) {
 	return &c, nil
 }
 
-// PutCorrelation writes a correlation and the reverse index of each copy.
+// PutBlocked records a blocked change.
+func (tx *Tx) PutBlocked(b Blocked) error {
+	return tx.setJSON(BlockedKey(b.Change.Binding, b.Change.Seq), b)
+}
+
+// ItemForICal returns the item that holds the meeting with this UID.
+func (tx *Tx) ItemForICal(entity, uid string) (string, error) {
+	item, err := tx.txn.Get(ICalKey(entity, uid))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", err
+	}
+	v, err := item.ValueCopy(nil)
+	return string(v), err
+}
+
+// PutCorrelation writes a correlation and the reverse index of each copy
+// (and of its iCalendar UID).
 // Copies that the previous version had and this one lacks lose their index.
 func (tx *Tx) PutCorrelation(c *Correlation) error {
 	if old, err := tx.Correlation(c.Item); err == nil {
@@ -196,6 +215,11 @@ func (tx *Tx) PutCorrelation(c *Correlation) error {
 			return err
 		}
 	}
+	if c.ICalUID != "" {
+		if err := tx.txn.Set(ICalKey(c.Entity, c.ICalUID), []byte(c.Item)); err != nil {
+			return err
+		}
+	}
 	c.Updated = time.Now().UTC()
 	return tx.setJSON(CorrelationKey(c.Item), c)
 }
@@ -211,6 +235,11 @@ func (tx *Tx) DeleteCorrelation(item string) error {
 	}
 	for _, cp := range old.Copies() {
 		if err := tx.txn.Delete(CopyKey(cp.Ref)); err != nil {
+			return err
+		}
+	}
+	if old.ICalUID != "" {
+		if err := tx.txn.Delete(ICalKey(old.Entity, old.ICalUID)); err != nil {
 			return err
 		}
 	}
@@ -329,4 +358,23 @@ func ScanFrom[T any](tx *Tx, prefix, start []byte, fn func(key []byte, v *T) boo
 		}
 	}
 	return nil
+}
+
+// PutNaturalKey indexes one natural key of an item on one side.
+func (tx *Tx) PutNaturalKey(ref ItemRef, key string) error {
+	return tx.txn.Set(NaturalKey(ref.Endpoint, ref.Scope, ref.Entity, key), []byte(ref.ID))
+}
+
+// ItemWithNaturalKey returns the id, on one side, of an item with this
+// natural key, or ErrNotFound.
+func (tx *Tx) ItemWithNaturalKey(endpoint, scope, entity, key string) (string, error) {
+	item, err := tx.txn.Get(NaturalKey(endpoint, scope, entity, key))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", err
+	}
+	v, err := item.ValueCopy(nil)
+	return string(v), err
 }

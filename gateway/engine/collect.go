@@ -1,0 +1,177 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/syncgate/syncgate/gateway/store"
+	"github.com/syncgate/syncgate/sdk"
+)
+
+// collect reads one feed from its stored cursor to its end: PrepareSync,
+// then GetSyncData page by page; each page's records (routed to the
+// bindings they concern) are stored in one transaction together with the
+// cursor that follows them, and only then is PostSync called. The stored
+// cursor never moves past a change that is not in the sync table.
+func (e *Engine) collect(ctx context.Context, f *feed) (int, error) {
+	conn := e.opts.Conns[f.endpoint]
+	sf := sdk.Feed{Name: f.name, Scope: f.scope}
+	var cursor []byte
+	if err := e.db.View(func(tx *store.Tx) (err error) {
+		cursor, err = tx.Cursor(f.endpoint, f.name, f.scope)
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	pending, err := conn.PrepareSync(ctx, sf, cursor)
+	if sdk.IsKind(err, sdk.ErrResyncRequired) {
+		return e.resync(ctx, f, err)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("feed %s: PrepareSync: %w", f, err)
+	}
+	if pending.Nothing() && cursor != nil {
+		return 0, nil
+	}
+	var (
+		held     []sdk.ChangeRecord // records of pages that did not carry a cursor yet
+		last     []byte
+		token    []byte
+		total    int
+		pages    int
+		maxPages = 1 << 20
+	)
+	for {
+		page, err := conn.GetSyncData(ctx, sdk.SyncDataRequest{Feed: sf, Cursor: cursor, PageToken: token, Max: e.opts.PageSize})
+		if sdk.IsKind(err, sdk.ErrResyncRequired) {
+			return e.resync(ctx, f, err)
+		}
+		if err != nil {
+			return total, fmt.Errorf("feed %s: GetSyncData: %w", f, err)
+		}
+		e.hook(PointAfterGetSyncData)
+		held = append(held, page.Records...)
+		if page.Cursor != nil {
+			n, err := e.store(f, held, page.Cursor)
+			if err != nil {
+				return total, err
+			}
+			total += n
+			held, last = nil, page.Cursor
+			e.hook(PointAfterCollectTx)
+			e.poke()
+		}
+		if len(page.NextPageToken) == 0 {
+			break
+		}
+		if pages++; pages > maxPages {
+			return total, fmt.Errorf("feed %s: more than %d pages in one round", f, maxPages)
+		}
+		token = page.NextPageToken
+	}
+	if len(held) > 0 || last == nil {
+		return total, fmt.Errorf("feed %s: the connector ended a round without a cursor after its last page", f)
+	}
+	if err := conn.PostSync(ctx, sf, last); err != nil {
+		// Harmless: the records are stored; the next round replays from the
+		// stored cursor, which the connector must accept.
+		e.log.Warn("PostSync failed", "feed", f.String(), "error", err)
+	}
+	return total, nil
+}
+
+// resync forgets a feed's cursor so that the next collect enumerates it
+// afresh; the enumeration is matched against the correlations, never
+// duplicated.
+func (e *Engine) resync(ctx context.Context, f *feed, cause error) (int, error) {
+	e.log.Warn("feed needs a resync; re-enumerating", "feed", f.String(), "cause", cause)
+	if err := e.db.Update(func(tx *store.Tx) error { return tx.DeleteCursor(f.endpoint, f.name, f.scope) }); err != nil {
+		return 0, err
+	}
+	return 0, errResync
+}
+
+var errResync = errors.New("resync required: cursor dropped")
+
+// store routes records to bindings and writes them with the cursor that
+// follows them, in one transaction.
+func (e *Engine) store(f *feed, records []sdk.ChangeRecord, cursor []byte) (int, error) {
+	n := 0
+	now := time.Now().UTC()
+	err := e.db.Update(func(tx *store.Tx) error {
+		n = 0
+		for _, r := range records {
+			if !containsStr(f.entities, r.Entity) {
+				continue // an entity no binding syncs from this feed
+			}
+			ref := store.ItemRef{Endpoint: f.endpoint, Scope: f.scope, Entity: r.Entity, ID: r.ID}
+			targets, err := e.route(tx, f, r, ref)
+			if err != nil {
+				return err
+			}
+			for b, kind := range targets {
+				c := store.Change{Binding: b, Side: f.side, Ref: ref, Kind: kind, Version: r.Version,
+					Modified: r.Modified, CorrelationKey: r.CorrelationKey, Enqueued: now}
+				if _, err := tx.EnqueueChange(c); err != nil {
+					return err
+				}
+				n++
+				e.stats.add(b, r.Entity, func(c *Counters) { c.Collected++ })
+			}
+		}
+		return tx.SetCursor(f.endpoint, f.name, f.scope, cursor)
+	})
+	return n, err
+}
+
+// route says which bindings a record concerns, and as what. A scope feed's
+// records belong to its binding. An endpoint feed's records go to the
+// bindings whose routing keys they carry, and to every binding that holds a
+// copy of the item: for those the record no longer routes to, an update is
+// a scope exit (the item left that binding's scope), never a delete.
+func (e *Engine) route(tx *store.Tx, f *feed, r sdk.ChangeRecord, ref store.ItemRef) (map[string]sdk.ChangeKind, error) {
+	out := map[string]sdk.ChangeKind{}
+	if f.scope != "" {
+		out[f.bindings[0].name] = r.Kind
+		return out, nil
+	}
+	for _, b := range f.bindings {
+		sd := b.side(f.side)
+		for _, k := range r.RoutingKeys {
+			if containsStr(sd.routing, k) {
+				out[b.name] = r.Kind
+				break
+			}
+		}
+	}
+	item, err := tx.ItemFor(ref)
+	if errors.Is(err, store.ErrNotFound) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	corr, err := tx.Correlation(item)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range corr.Mailbox {
+		if _, ok := out[m.Binding]; ok || e.bindings[m.Binding] == nil {
+			continue
+		}
+		if r.Kind == sdk.ChangeUpsert {
+			out[m.Binding] = sdk.ChangeScopeExit
+		} else {
+			out[m.Binding] = r.Kind
+		}
+	}
+	return out, nil
+}
+
+func (e *Engine) hook(point string) {
+	if e.opts.Hooks != nil {
+		e.opts.Hooks.At(point)
+	}
+}

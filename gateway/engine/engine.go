@@ -1,0 +1,299 @@
+// Package engine is syncgate's sync engine: it collects change records from
+// every feed into the sync table, and processes them under each binding's
+// effective rules, writing to the other side with optimistic concurrency.
+//
+// The engine talks to connectors only through Conn (the plugin host's
+// supervisor in production, in-process connectors over the real protocol in
+// tests) and keeps every piece of state in the store, so that a crash at any
+// point loses nothing and duplicates nothing. It never interprets a
+// backend's native shapes: it sees canonical records only.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/syncgate/syncgate/gateway/config"
+	"github.com/syncgate/syncgate/gateway/policy"
+	"github.com/syncgate/syncgate/gateway/store"
+	"github.com/syncgate/syncgate/sdk"
+	"github.com/syncgate/syncgate/sdk/manifest"
+)
+
+// Conn is the engine's view of one endpoint's connector.
+type Conn interface {
+	sdk.Syncer
+	Check(ctx context.Context, scopes []string) (sdk.CheckResult, error)
+}
+
+// Options configure an Engine.
+type Options struct {
+	Config *config.Config   // resolved
+	Conns  map[string]Conn  // by endpoint name
+	DB     *store.DB
+	Logger hclog.Logger
+	// Workers process records concurrently (across items); default 4.
+	Workers int
+	// PageSize is the Max of each GetSyncData; default 500.
+	PageSize int
+	// MaxAttempts before a failing record becomes a dead letter; default 8.
+	MaxAttempts int
+	// Hooks lets tests stop the engine at named points; nil in production.
+	Hooks Hooks
+}
+
+// Hooks are called at the named points of collect and process, so that a
+// crash test can kill the process exactly there.
+type Hooks interface {
+	At(point string)
+}
+
+// Points at which Hooks.At is called.
+const (
+	PointAfterGetSyncData = "after_get_sync_data" // records received, not stored
+	PointAfterCollectTx   = "after_collect_commit" // records and cursor stored, PostSync not called
+	PointAfterApply       = "after_apply"          // the other side written, correlation not stored
+	PointMidBatch         = "mid_batch"            // between two records of one drain
+)
+
+// Engine syncs every binding of a config.
+type Engine struct {
+	opts     Options
+	log      hclog.Logger
+	db       *store.DB
+	bindings map[string]*binding
+	feeds    []*feed
+
+	locks   itemLocks
+	stats   *Stats
+	wake    chan struct{}
+	mu      sync.Mutex
+	waitFor map[string]time.Time // endpoint/scope → throttled until
+}
+
+// binding is one configured binding with what the engine resolved for it.
+type binding struct {
+	name    string
+	cfg     *config.Binding
+	mailbox side
+	crm     side
+	rules   map[string]*policy.Rule
+}
+
+type side struct {
+	endpoint string
+	scope    string   // the mailbox, or the CRM user
+	routing  []string // routing keys the connector resolved for the scope
+	manifest *manifest.Manifest
+}
+
+func (b *binding) side(s store.Side) *side {
+	if s == store.SideMailbox {
+		return &b.mailbox
+	}
+	return &b.crm
+}
+
+// feed is one change feed: per endpoint, or per binding scope.
+type feed struct {
+	endpoint string
+	name     string
+	scope    string // "" for endpoint feeds
+	side     store.Side
+	entities []string
+	bindings []*binding // the one binding of a scope feed; every binding of an endpoint feed
+	interval time.Duration
+}
+
+func (f *feed) String() string { return fmt.Sprintf("%s:%s/%s", f.endpoint, f.name, f.scope) }
+
+// New resolves bindings (asking each connector for its scopes' routing
+// keys) and the feeds to collect.
+func New(ctx context.Context, opts Options) (*Engine, error) {
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.Workers == 0 {
+		opts.Workers = 4
+	}
+	if opts.PageSize == 0 {
+		opts.PageSize = 500
+	}
+	if opts.MaxAttempts == 0 {
+		opts.MaxAttempts = 8
+	}
+	e := &Engine{opts: opts, log: opts.Logger, db: opts.DB, bindings: map[string]*binding{},
+		stats: newStats(), wake: make(chan struct{}, 1), waitFor: map[string]time.Time{}}
+	cfg := opts.Config
+	scopes := map[string][]string{}
+	for _, cb := range cfg.Bindings {
+		scopes[cb.MailboxEndpoint] = append(scopes[cb.MailboxEndpoint], cb.Mailbox)
+		scopes[cb.CRMEndpoint] = append(scopes[cb.CRMEndpoint], cb.CRMUser)
+	}
+	routing := map[string]map[string][]string{}
+	for ep, list := range scopes {
+		conn := opts.Conns[ep]
+		if conn == nil {
+			return nil, fmt.Errorf("endpoint %q has no connection", ep)
+		}
+		res, err := conn.Check(ctx, list)
+		if err != nil {
+			return nil, fmt.Errorf("endpoint %q: check: %w", ep, err)
+		}
+		if err := res.Diagnostics.Err(); err != nil {
+			return nil, fmt.Errorf("endpoint %q: %w", ep, err)
+		}
+		routing[ep] = map[string][]string{}
+		for _, s := range res.Scopes {
+			if err := s.Diagnostics.Err(); err != nil {
+				return nil, fmt.Errorf("endpoint %q, scope %q: %w", ep, s.Scope, err)
+			}
+			routing[ep][s.Scope] = s.RoutingKeys
+		}
+	}
+	for _, cb := range cfg.Bindings {
+		b := &binding{name: cb.Name, cfg: cb, rules: map[string]*policy.Rule{},
+			mailbox: side{endpoint: cb.MailboxEndpoint, scope: cb.Mailbox, routing: routing[cb.MailboxEndpoint][cb.Mailbox], manifest: cfg.Endpoint(cb.MailboxEndpoint).Manifest},
+			crm:     side{endpoint: cb.CRMEndpoint, scope: cb.CRMUser, routing: routing[cb.CRMEndpoint][cb.CRMUser], manifest: cfg.Endpoint(cb.CRMEndpoint).Manifest},
+		}
+		for _, entity := range b.entities() {
+			r, err := policy.Effective(cfg, cb.Name, entity)
+			if err != nil {
+				return nil, err
+			}
+			b.rules[entity] = r
+		}
+		e.bindings[cb.Name] = b
+	}
+	e.feeds = e.planFeeds()
+	return e, nil
+}
+
+// entities are those both sides of the binding declare.
+func (b *binding) entities() []string {
+	var out []string
+	for _, e := range b.mailbox.manifest.Entities {
+		if b.crm.manifest.Entity(e.Name) != nil {
+			out = append(out, e.Name)
+		}
+	}
+	return out
+}
+
+// planFeeds lists every feed: an endpoint feed once per endpoint and feed
+// name, whatever the number of bindings; a scope feed once per binding.
+func (e *Engine) planFeeds() []*feed {
+	byKey := map[string]*feed{}
+	var out []*feed
+	names := make([]string, 0, len(e.bindings))
+	for n := range e.bindings {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		b := e.bindings[n]
+		for _, s := range []store.Side{store.SideMailbox, store.SideCRM} {
+			sd := b.side(s)
+			ep := e.opts.Config.Endpoint(sd.endpoint)
+			for _, entity := range b.entities() {
+				me := sd.manifest.Entity(entity)
+				scope := sd.scope
+				if me.Feed == manifest.FeedEndpoint {
+					scope = ""
+				}
+				key := sd.endpoint + "\x00" + me.FeedName + "\x00" + scope
+				f := byKey[key]
+				if f == nil {
+					f = &feed{endpoint: sd.endpoint, name: me.FeedName, scope: scope, side: s, interval: ep.PollInterval}
+					byKey[key] = f
+					out = append(out, f)
+				}
+				if !containsStr(f.entities, entity) {
+					f.entities = append(f.entities, entity)
+				}
+				if !containsBinding(f.bindings, b) {
+					f.bindings = append(f.bindings, b)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// refScope is the scope an item's id lives in on one side: "" when the
+// side's feed for the entity covers the whole endpoint (ids are unique
+// there), else the binding's scope.
+func (sd *side) refScope(entity string) string {
+	if me := sd.manifest.Entity(entity); me != nil && me.Feed == manifest.FeedEndpoint {
+		return ""
+	}
+	return sd.scope
+}
+
+func (sd *side) ref(entity, id string) store.ItemRef {
+	return store.ItemRef{Endpoint: sd.endpoint, Scope: sd.refScope(entity), Entity: entity, ID: id}
+}
+
+func containsStr(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func containsBinding(list []*binding, b *binding) bool {
+	for _, x := range list {
+		if x == b {
+			return true
+		}
+	}
+	return false
+}
+
+// Wake asks the processor to look at the sync table now.
+func (e *Engine) poke() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// itemLocks serialises work on one item across workers and bindings.
+type itemLocks struct {
+	mu   sync.Mutex
+	held map[string]bool
+}
+
+func (l *itemLocks) tryLock(keys ...string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held == nil {
+		l.held = map[string]bool{}
+	}
+	for _, k := range keys {
+		if k != "" && l.held[k] {
+			return false
+		}
+	}
+	for _, k := range keys {
+		if k != "" {
+			l.held[k] = true
+		}
+	}
+	return true
+}
+
+func (l *itemLocks) unlock(keys ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range keys {
+		delete(l.held, k)
+	}
+}

@@ -1,0 +1,269 @@
+package engine
+
+import (
+	"testing"
+
+	"github.com/syncgate/syncgate/gateway/store"
+	"github.com/syncgate/syncgate/sdk"
+)
+
+func TestContactsFlowBothWaysWithoutEchoes(t *testing.T) {
+	w := newWorld(t, twoWayContacts)
+	crmAda := w.create(w.crm, alice, "contact", contact("Ada", "Lovelace"))
+	w.create(w.mail, alice, "contact", contact("Grace", "Hopper"))
+	w.sync()
+
+	// Each side now has both, once; bob's mailbox has neither (alice owns them).
+	if n := len(w.items(w.mail, alice, "contact")); n != 2 {
+		t.Fatalf("alice's mailbox has %d contacts, want 2", n)
+	}
+	if n := len(w.items(w.crm, "", "contact")); n != 2 {
+		t.Fatalf("the CRM has %d contacts, want 2", n)
+	}
+	if n := len(w.items(w.mail, bob, "contact")); n != 0 {
+		t.Fatalf("bob's mailbox has %d contacts, want 0: the CRM feed was routed to the wrong binding", n)
+	}
+	mailAda := w.items(w.mail, alice, "contact")[1]
+	if !mailAda.Fields["emails"].Equal(crmAda.Fields["emails"]) || mailAda.CorrelationKey == "" {
+		t.Fatalf("mailbox copy %+v", mailAda)
+	}
+	c := w.counters("alice", "contact")
+	if c.Created != 2 || c.Echoes != 2 {
+		t.Fatalf("counters %+v: want 2 created and both writes' echoes recognised", c)
+	}
+
+	// A change on one side reaches the other; our write is not applied back.
+	w.update(w.crm, "", "contact", crmAda, sdk.Fields{"job_title": sdk.String("Analyst")})
+	w.sync()
+	if got := w.items(w.mail, alice, "contact")[1].Fields["job_title"].Str(); got != "Analyst" {
+		t.Fatalf("job title in the mailbox = %q", got)
+	}
+	versionAfter := w.items(w.crm, "", "contact")[1].Version
+	w.sync()
+	if v := w.items(w.crm, "", "contact")[1].Version; v != versionAfter {
+		t.Fatalf("an idle sync rewrote the CRM record (version %s → %s)", versionAfter, v)
+	}
+	if c := w.counters("alice", "contact"); c.Updated != 1 {
+		t.Fatalf("counters %+v: want exactly 1 update", c)
+	}
+}
+
+func TestServiceAppointmentNeverFlowsBack(t *testing.T) {
+	for _, mode := range []string{"report", "revert", "ignore"} {
+		t.Run(mode, func(t *testing.T) {
+			w := newWorld(t, `
+policy "service_appointment" {
+  on_blocked = "`+mode+`"
+}`)
+			sa := w.create(w.crm, "agent@example.com", "service_appointment", sdk.Fields{
+				"subject":   sdk.String("Boiler repair"),
+				"resources": sdk.List(sdk.Map(map[string]sdk.Value{"address": sdk.String(alice), "role": sdk.String("resource")}), sdk.Map(map[string]sdk.Value{"address": sdk.String(bob), "role": sdk.String("resource")})),
+			})
+			w.sync()
+			aliceCopy := w.one(w.mail, alice, "service_appointment")
+			w.one(w.mail, bob, "service_appointment")
+
+			w.update(w.mail, alice, "service_appointment", aliceCopy, sdk.Fields{"subject": sdk.String("Let's skip it")})
+			w.sync()
+			if got := w.one(w.crm, "", "service_appointment").Fields["subject"].Str(); got != "Boiler repair" {
+				t.Fatalf("the mailbox edit reached the CRM: %q", got)
+			}
+			c := w.counters("alice", "service_appointment")
+			if c.Blocked != 1 {
+				t.Fatalf("counters %+v: the blocked change was not counted", c)
+			}
+			mailSubject := w.one(w.mail, alice, "service_appointment").Fields["subject"].Str()
+			var blocked int
+			w.db.View(func(tx *store.Tx) error {
+				return store.Scan(tx, store.BlockedPrefix("alice"), func(_ []byte, b *store.Blocked) bool {
+					blocked++
+					if b.Op != "update" || b.Rule == "" {
+						t.Errorf("blocked entry %+v", b)
+					}
+					return true
+				})
+			})
+			switch mode {
+			case "revert":
+				if mailSubject != "Boiler repair" || blocked != 1 {
+					t.Fatalf("revert: mailbox subject %q, %d blocked entries", mailSubject, blocked)
+				}
+			case "report":
+				if mailSubject != "Let's skip it" || blocked != 1 {
+					t.Fatalf("report: mailbox subject %q, %d blocked entries", mailSubject, blocked)
+				}
+			case "ignore":
+				if mailSubject != "Let's skip it" || blocked != 0 {
+					t.Fatalf("ignore: mailbox subject %q, %d blocked entries", mailSubject, blocked)
+				}
+			}
+			// The CRM stays the truth: its next change still reaches both.
+			w.update(w.crm, "", "service_appointment", sa, sdk.Fields{"location": sdk.String("Basement")})
+			w.sync()
+			for _, who := range []string{alice, bob} {
+				if got := w.one(w.mail, who, "service_appointment").Fields["location"].Str(); got != "Basement" {
+					t.Fatalf("%s's copy has location %q", who, got)
+				}
+			}
+		})
+	}
+}
+
+func TestMeetingWithTwoBoundAttendeesStaysOneRecord(t *testing.T) {
+	w := newWorld(t, "")
+	attendees := sdk.List(
+		sdk.Map(map[string]sdk.Value{"address": sdk.String(alice), "role": sdk.String("required")}),
+		sdk.Map(map[string]sdk.Value{"address": sdk.String(bob), "role": sdk.String("required")}))
+	w.create(w.crm, "carol@example.com", "appointment", sdk.Fields{"subject": sdk.String("Quarterly review"), "attendees": attendees, "ical_uid": sdk.String("uid-q1")})
+	w.sync()
+	aliceCopy := w.one(w.mail, alice, "appointment")
+	w.one(w.mail, bob, "appointment")
+	w.one(w.crm, "", "appointment")
+
+	// Alice moves it: the CRM record follows, and so does bob's copy.
+	w.update(w.mail, alice, "appointment", aliceCopy, sdk.Fields{"location": sdk.String("Room 4")})
+	w.sync()
+	if got := w.one(w.crm, "", "appointment").Fields["location"].Str(); got != "Room 4" {
+		t.Fatalf("CRM location %q", got)
+	}
+	if got := w.one(w.mail, bob, "appointment").Fields["location"].Str(); got != "Room 4" {
+		t.Fatalf("bob's copy did not follow alice's change: location %q", got)
+	}
+	w.one(w.crm, "", "appointment")
+	w.one(w.mail, alice, "appointment")
+}
+
+func TestMeetingFromTwoMailboxesMatchedByUID(t *testing.T) {
+	w := newWorld(t, `
+policy "appointment" {
+  tracking {
+    mode = "all"
+  }
+}`)
+	meeting := sdk.Fields{"subject": sdk.String("Design review"), "ical_uid": sdk.String("uid-77"),
+		"attendees": sdk.List(sdk.Map(map[string]sdk.Value{"address": sdk.String(bob), "role": sdk.String("required")}))}
+	w.create(w.mail, alice, "appointment", meeting)
+	w.create(w.mail, bob, "appointment", meeting)
+	w.sync()
+	w.one(w.crm, "", "appointment") // one CRM appointment, not two
+	w.one(w.mail, alice, "appointment")
+	w.one(w.mail, bob, "appointment")
+}
+
+func TestDeletes(t *testing.T) {
+	w := newWorld(t, twoWayContacts)
+	a := w.create(w.crm, alice, "contact", contact("Ada", "Lovelace"))
+	w.create(w.crm, alice, "contact", contact("Bea", "Brown"))
+	w.sync()
+	// A CRM delete propagates (deletes from_crm defaults to propagate).
+	if err := w.crm.Delete("", "contact", a.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	w.sync()
+	if n := len(w.items(w.mail, alice, "contact")); n != 1 {
+		t.Fatalf("alice's mailbox has %d contacts after a CRM delete, want 1", n)
+	}
+	// A mailbox delete only untracks (the manifest's and policy's default).
+	bea := w.one(w.mail, alice, "contact")
+	if err := w.mail.Delete(alice, "contact", bea.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	w.sync()
+	if n := len(w.items(w.crm, "", "contact")); n != 1 {
+		t.Fatalf("the CRM has %d contacts after a mailbox delete, want 1 (untrack)", n)
+	}
+	c := w.counters("alice", "contact")
+	if c.Deleted != 1 || c.Untracked != 1 {
+		t.Fatalf("counters %+v", c)
+	}
+	var tombstones int
+	w.db.View(func(tx *store.Tx) error {
+		return store.Scan(tx, store.TombstonePrefix(), func(_ []byte, _ *store.Tombstone) bool { tombstones++; return true })
+	})
+	if tombstones != 1 {
+		t.Fatalf("%d tombstones, want 1", tombstones)
+	}
+}
+
+func TestConflictPolicies(t *testing.T) {
+	cases := []struct {
+		policy           string
+		wantTitle        string // job_title: changed on both sides
+		wantDept, wantCo string // department changed in the mailbox only, company in the CRM only
+	}{
+		{"crm_wins", "CRM title", "", "CRM company"},
+		{"mailbox_wins", "Mailbox title", "Mailbox dept", ""},
+		{"newest_wins", "Mailbox title", "Mailbox dept", ""}, // the mailbox edit is made last
+		{"merge", "Mailbox title", "Mailbox dept", "CRM company"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.policy, func(t *testing.T) {
+			w := newWorld(t, `
+policy "contact" {
+  conflict = "`+tc.policy+`"
+  tracking {
+    mode = "all"
+  }
+}`)
+			crmItem := w.create(w.crm, alice, "contact", contact("Ada", "Lovelace"))
+			w.sync()
+			mailItem := w.one(w.mail, alice, "contact")
+			w.update(w.crm, "", "contact", crmItem, sdk.Fields{"job_title": sdk.String("CRM title"), "company": sdk.String("CRM company")})
+			w.update(w.mail, alice, "contact", mailItem, sdk.Fields{"job_title": sdk.String("Mailbox title"), "department": sdk.String("Mailbox dept")})
+			w.sync()
+			crmNow, mailNow := w.one(w.crm, "", "contact").Fields, w.one(w.mail, alice, "contact").Fields
+			for _, f := range []sdk.Fields{crmNow, mailNow} {
+				if f["job_title"].Str() != tc.wantTitle || f["department"].Str() != tc.wantDept || f["company"].Str() != tc.wantCo {
+					t.Fatalf("after the conflict: CRM %v\nmailbox %v\nwant title %q, department %q, company %q",
+						crmNow, mailNow, tc.wantTitle, tc.wantDept, tc.wantCo)
+				}
+			}
+			if c := w.counters("alice", "contact"); c.Conflicts != 1 {
+				t.Fatalf("counters %+v: want one conflict", c)
+			}
+		})
+	}
+}
+
+func TestUntrackedMailboxItemsStayHome(t *testing.T) {
+	w := newWorld(t, "") // default tracking: the category "Tracked to CRM"
+	w.create(w.mail, alice, "contact", contact("Private", "Person"))
+	tracked := contact("Client", "Person")
+	tracked["categories"] = sdk.Strings("Tracked to CRM")
+	w.create(w.mail, alice, "contact", tracked)
+	w.sync()
+	if got := w.one(w.crm, "", "contact").Fields["given_name"].Str(); got != "Client" {
+		t.Fatalf("the CRM got %q", got)
+	}
+	if c := w.counters("alice", "contact"); c.Untracked != 1 {
+		t.Fatalf("counters %+v", c)
+	}
+}
+
+func TestFirstSyncMatchesByNaturalKey(t *testing.T) {
+	w := newWorld(t, twoWayContacts)
+	onCRM := contact("Ada", "Lovelace")
+	onCRM["job_title"] = sdk.String("Analyst")
+	w.create(w.crm, alice, "contact", onCRM)
+	inMailbox := contact("Ada", "Lovelace") // same e-mail address
+	inMailbox["emails"] = sdk.List(sdk.Map(map[string]sdk.Value{"address": sdk.String("ADA@customer.example")}))
+	w.create(w.mail, alice, "contact", inMailbox)
+	w.sync()
+	crmNow, mailNow := w.one(w.crm, "", "contact"), w.one(w.mail, alice, "contact")
+	if mailNow.Fields["job_title"].Str() != "Analyst" {
+		t.Fatalf("the linked copies were not reconciled: mailbox %v", mailNow.Fields)
+	}
+	var corrs int
+	w.db.View(func(tx *store.Tx) error {
+		return store.Scan(tx, []byte("c\x00\x00"), func(_ []byte, c *store.Correlation) bool {
+			corrs++
+			if c.CRM == nil || c.CRM.Ref.ID != crmNow.ID || c.MailboxCopy("alice") == nil || c.MailboxCopy("alice").Ref.ID != mailNow.ID {
+				t.Errorf("correlation %+v does not pair the two copies", c)
+			}
+			return true
+		})
+	})
+	if corrs != 1 {
+		t.Fatalf("%d correlations, want 1", corrs)
+	}
+}
