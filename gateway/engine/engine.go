@@ -33,8 +33,8 @@ type Conn interface {
 
 // Options configure an Engine.
 type Options struct {
-	Config *config.Config   // resolved
-	Conns  map[string]Conn  // by endpoint name
+	Config *config.Config  // resolved
+	Conns  map[string]Conn // by endpoint name
 	DB     *store.DB
 	Logger hclog.Logger
 	// Workers process records concurrently (across items); default 4.
@@ -55,7 +55,7 @@ type Hooks interface {
 
 // Points at which Hooks.At is called.
 const (
-	PointAfterGetSyncData = "after_get_sync_data" // records received, not stored
+	PointAfterGetSyncData = "after_get_sync_data"  // records received, not stored
 	PointAfterCollectTx   = "after_collect_commit" // records and cursor stored, PostSync not called
 	PointAfterApply       = "after_apply"          // the other side written, correlation not stored
 	PointMidBatch         = "mid_batch"            // between two records of one drain

@@ -168,7 +168,9 @@ func (w *world) items(s *dirconnector.Store, scope, entity string) []dirconnecto
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	sort.Slice(items, func(i, j int) bool { return items[i].Fields["surname"].Str()+items[i].Fields["subject"].Str() < items[j].Fields["surname"].Str()+items[j].Fields["subject"].Str() })
+	sort.Slice(items, func(i, j int) bool {
+		return items[i].Fields["surname"].Str()+items[i].Fields["subject"].Str() < items[j].Fields["surname"].Str()+items[j].Fields["subject"].Str()
+	})
 	return items
 }
 
