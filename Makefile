@@ -19,15 +19,22 @@ build:
 		$(GO) build -o $(BIN)/plugins/$$name/$$name $$pkg; \
 		cp $$pkg/connector.hcl $(BIN)/plugins/$$name/connector.hcl; \
 	done
+	$(GO) build -o $(BIN)/dirctl ./examples/dirconnector/cmd/dirctl
 	$(BIN)/syncgate plugins lock --plugin-dir $(BIN)/plugins --lock-file $(BIN)/connectors.lock.hcl
 
-# Until the sync engine lands, the main job checks the example setup with
-# real plugin processes: validate, list, then start and check each endpoint.
+# The main job on the example setup: both sides are folders of the example
+# directory connector (bin/data/dir), seeded with a few items the first time;
+# the gateway runs with real plugin processes until Ctrl-C.
 RUN_CONFIG ?= examples/dir/syncgate.hcl
 run: build
 	$(BIN)/syncgate validate -config $(RUN_CONFIG)
-	$(BIN)/syncgate plugins list -config $(RUN_CONFIG)
-	$(BIN)/syncgate plugins check -config $(RUN_CONFIG)
+	@if [ ! -d $(BIN)/data/dir/crm ]; then \
+		echo "seeding bin/data/dir with demo items"; \
+		$(BIN)/dirctl -dir $(BIN)/data/dir/crm create -scope alice@example.com -entity contact given_name=Ada surname=Lovelace >/dev/null; \
+		$(BIN)/dirctl -dir $(BIN)/data/dir/crm create -scope bob@example.com -entity contact given_name=Alan surname=Turing >/dev/null; \
+		$(BIN)/dirctl -dir $(BIN)/data/dir/mailboxes create -scope alice@example.com -entity contact given_name=Grace surname=Hopper >/dev/null; \
+	fi
+	$(BIN)/syncgate run -config $(RUN_CONFIG)
 
 test:
 	$(GO) vet ./...

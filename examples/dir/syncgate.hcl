@@ -4,7 +4,7 @@
 # connectors land. Paths are relative to this file.
 
 gateway {
-  data_dir   = "../../bin/data/dir"
+  data_dir   = "../../bin/data/gateway"
   plugin_dir = "../../bin/plugins"            # written by `make build`
   lock_file  = "../../bin/connectors.lock.hcl" # written by `make build`
   log_level  = "info"

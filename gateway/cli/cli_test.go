@@ -9,7 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/syncgate/syncgate/examples/dirconnector"
 	"github.com/syncgate/syncgate/internal/testplugins"
+	"github.com/syncgate/syncgate/sdk"
 )
 
 // run calls the command line in-process and returns exit code and outputs.
@@ -175,4 +177,56 @@ func TestNormalizeArgs(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
+}
+
+// TestRunOnceEndToEnd runs the gateway with real plugin processes over a
+// dir-mailbox and a dir-crm folder, then checks both sides, and that a
+// second run finds nothing to do.
+func TestRunOnceEndToEnd(t *testing.T) {
+	cfg, _, _ := setupConfig(t, `  on_blocked = "report"`)
+	os.WriteFile(cfg, append(must(os.ReadFile(cfg)), []byte(`
+policy "contact" {
+  tracking {
+    mode = "all"
+  }
+}
+`)...), 0o644)
+	dir := filepath.Dir(cfg)
+	crm, err := dirconnector.Open(filepath.Join(dir, "crm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mail, err := dirconnector.Open(filepath.Join(dir, "mailboxes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		crm.Create("alice@example.com", "contact", "", sdk.Fields{"surname": sdk.String(fmt.Sprintf("CRM %02d", i))})
+		mail.Create("alice@example.com", "contact", "", sdk.Fields{"surname": sdk.String(fmt.Sprintf("Mailbox %02d", i))})
+	}
+	code, out, errOut := run(t, "run", "--once", "-config", cfg)
+	if code != 0 || !strings.Contains(out, " collected, 40 created, 0 updated, 0 deleted, 0 blocked, 0 conflicts, 0 errors") {
+		t.Fatalf("run --once: %d\n%s%s", code, out, errOut)
+	}
+	for name, s := range map[string]*dirconnector.Store{"CRM": crm, "mailbox": mail} {
+		items, _ := s.List("", "contact")
+		if len(items) != 40 {
+			t.Fatalf("the %s has %d contacts, want 40", name, len(items))
+		}
+	}
+	code, out, _ = run(t, "run", "--once", "-config", cfg)
+	if code != 0 || !strings.Contains(out, "0 collected, 0 created, 0 updated") {
+		t.Fatalf("second run: %d %s", code, out)
+	}
+	code, out, _ = run(t, "status", "-config", cfg)
+	if code != 0 || !strings.Contains(out, "alice") || !strings.Contains(out, "queued 0") {
+		t.Fatalf("status: %d %s", code, out)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -305,6 +305,9 @@ func (e *Engine) Run(ctx context.Context) error {
 			if err != nil && ctx.Err() == nil {
 				e.log.Warn("collect failed", "feed", s.f.String(), "error", err)
 			}
+			if n > 0 {
+				e.log.Info("collected changes", "feed", s.f.String(), "records", n)
+			}
 			if n > 0 || err != nil {
 				s.idle = 0
 			} else if s.idle < 3 {
@@ -321,7 +324,10 @@ func (e *Engine) Run(ctx context.Context) error {
 
 func (e *Engine) processLoop(ctx context.Context) {
 	for ctx.Err() == nil {
-		_, next, err := e.drain(ctx)
+		n, next, err := e.drain(ctx)
+		if n > 0 {
+			e.log.Info("processed changes", "records", n)
+		}
 		if err != nil && ctx.Err() == nil {
 			e.log.Error("processing failed", "error", err)
 			next = time.Now().Add(time.Second)

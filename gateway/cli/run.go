@@ -1,0 +1,169 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/spf13/cobra"
+
+	"github.com/syncgate/syncgate/gateway/engine"
+	"github.com/syncgate/syncgate/gateway/host"
+	"github.com/syncgate/syncgate/gateway/store"
+)
+
+func runCmd() *cobra.Command {
+	var (
+		path string
+		once bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the gateway: start the connectors and keep every binding in sync",
+		Long: `Run validates the configuration, opens the database in data_dir, starts each
+endpoint's connector as a supervised plugin process, and syncs until SIGINT or
+SIGTERM, on which it finishes the records in hand, stops every connector and
+closes the database. With --once it syncs until nothing is left to do, then
+exits.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := mustLoad(cmd, path)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return runGateway(ctx, cmd, s, once)
+		},
+	}
+	configFlag(cmd, &path)
+	cmd.Flags().BoolVar(&once, "once", false, "sync until nothing is left to do, then exit")
+	return cmd
+}
+
+func runGateway(ctx context.Context, cmd *cobra.Command, s *setup, once bool) error {
+	log := s.logger(cmd.ErrOrStderr())
+	db, err := store.Open(store.Options{Dir: s.cfg.Gateway.DataDir, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	conns := map[string]engine.Conn{}
+	var sups []*host.Supervisor
+	defer func() {
+		for _, sup := range sups {
+			sup.Stop()
+		}
+	}()
+	for _, ep := range s.cfg.Endpoints {
+		p := s.plugins[ep.Connector]
+		sup := host.NewSupervisor(host.SupervisorConfig{
+			Launch: host.LaunchConfig{Plugin: p, Endpoint: ep.Name, Lock: s.lock.Connectors[p.Name], LockFile: s.lock.Path,
+				Logger: log, LogLevel: hclog.LevelFromString(s.cfg.Gateway.LogLevel)},
+			Settings:    ep.Settings,
+			KV:          db.KV(ep.Name),
+			CallTimeout: ep.CallTimeout,
+		})
+		if err := sup.Start(ctx); err != nil {
+			return err
+		}
+		sups = append(sups, sup)
+		conns[ep.Name] = sup
+		log.Info("connector started", "endpoint", ep.Name, "connector", p.Name, "version", p.Manifest.Version, "pid", sup.Status().Pid)
+	}
+	eng, err := engine.New(ctx, engine.Options{Config: s.cfg, Conns: conns, DB: db, Logger: log})
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if once {
+		if err := eng.SyncOnce(ctx); err != nil {
+			return err
+		}
+		printTotals(cmd, eng, time.Since(start))
+		return nil
+	}
+	log.Info("syncing", "bindings", len(s.cfg.Bindings), "data_dir", s.cfg.Gateway.DataDir)
+	err = eng.Run(ctx)
+	log.Info("stopping", "reason", context.Cause(ctx))
+	return err
+}
+
+func printTotals(cmd *cobra.Command, eng *engine.Engine, took time.Duration) {
+	st := eng.Stats()
+	fmt.Fprintf(cmd.OutOrStdout(), "in sync after %s: %d collected, %d created, %d updated, %d deleted, %d blocked, %d conflicts, %d errors\n",
+		took.Round(time.Millisecond),
+		st.Total(func(c engine.Counters) int { return c.Collected }),
+		st.Total(func(c engine.Counters) int { return c.Created }),
+		st.Total(func(c engine.Counters) int { return c.Updated }),
+		st.Total(func(c engine.Counters) int { return c.Deleted }),
+		st.Total(func(c engine.Counters) int { return c.Blocked }),
+		st.Total(func(c engine.Counters) int { return c.Conflicts }),
+		st.Total(func(c engine.Counters) int { return c.Errors }))
+}
+
+func statusCmd() *cobra.Command {
+	var path string
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show each binding's queue, blocked changes and dead letters (from a stopped gateway's data)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := mustLoad(cmd, path)
+			if err != nil {
+				return err
+			}
+			if _, err := os.Stat(filepath.Join(s.cfg.Gateway.DataDir, "MANIFEST")); err != nil {
+				return fmt.Errorf("no gateway data in %s yet: run `syncgate run` first", s.cfg.Gateway.DataDir)
+			}
+			db, err := store.Open(store.Options{Dir: s.cfg.Gateway.DataDir, GCInterval: -1})
+			if err != nil {
+				return fmt.Errorf("%w (is the gateway running? its status on a running gateway comes through the admin API)", err)
+			}
+			defer db.Close()
+			return printStatus(cmd, s, db)
+		},
+	}
+	configFlag(cmd, &path)
+	return cmd
+}
+
+func printStatus(cmd *cobra.Command, s *setup, db *store.DB) error {
+	out := cmd.OutOrStdout()
+	return db.View(func(tx *store.Tx) error {
+		for _, b := range s.cfg.Bindings {
+			counts := map[string]int{}
+			if err := store.Scan(tx, store.QueuePrefix(b.Name), func(_ []byte, c *store.Change) bool {
+				counts["queued"]++
+				if c.Attempts > 0 {
+					counts["retrying"]++
+				}
+				return true
+			}); err != nil {
+				return err
+			}
+			if err := store.Scan(tx, store.BlockedPrefix(b.Name), func(_ []byte, _ *store.Blocked) bool { counts["blocked"]++; return true }); err != nil {
+				return err
+			}
+			if err := store.Scan(tx, store.DeadLetterPrefix(b.Name), func(_ []byte, _ *store.DeadLetter) bool { counts["dead"]++; return true }); err != nil {
+				return err
+			}
+			state, err := tx.BindingState(b.Name)
+			if err != nil {
+				return err
+			}
+			paused := "active"
+			if state.Paused {
+				paused = "paused: " + state.PausedReason
+			}
+			fmt.Fprintf(out, "%-20s %s  queued %d (retrying %d)  blocked %d  dead letters %d\n",
+				b.Name, paused, counts["queued"], counts["retrying"], counts["blocked"], counts["dead"])
+		}
+		return nil
+	})
+}
