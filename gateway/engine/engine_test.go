@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/syncgate/syncgate/gateway/store"
 	"github.com/syncgate/syncgate/sdk"
@@ -265,5 +267,45 @@ func TestFirstSyncMatchesByNaturalKey(t *testing.T) {
 	})
 	if corrs != 1 {
 		t.Fatalf("%d correlations, want 1", corrs)
+	}
+}
+
+// TestRunPicksUpChangesOnItsOwn runs the long-lived loop (timer heap,
+// collector, processor) and makes changes on both sides while it runs.
+func TestRunPicksUpChangesOnItsOwn(t *testing.T) {
+	w := newWorld(t, twoWayContacts)
+	for _, f := range w.eng.feeds {
+		f.interval = 50 * time.Millisecond
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- w.eng.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	w.create(w.crm, alice, "contact", contact("Ada", "Lovelace"))
+	waitFor("the CRM contact in the mailbox", func() bool { return len(w.items(w.mail, alice, "contact")) == 1 })
+	w.create(w.mail, alice, "contact", contact("Grace", "Hopper"))
+	waitFor("the mailbox contact in the CRM", func() bool { return len(w.items(w.crm, "", "contact")) == 2 })
+	// The feeds' own reports of our writes are echoes: nothing more happens.
+	time.Sleep(300 * time.Millisecond)
+	if n := len(w.items(w.crm, "", "contact")); n != 2 {
+		t.Fatalf("the CRM has %d contacts", n)
+	}
+	if n := len(w.items(w.mail, alice, "contact")); n != 2 {
+		t.Fatalf("the mailbox has %d contacts", n)
 	}
 }
