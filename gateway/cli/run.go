@@ -17,6 +17,10 @@ import (
 	"github.com/syncgate/syncgate/gateway/store"
 )
 
+// EngineHooks lets a test build of syncgate stop at the engine's named
+// points (see gateway/cli/testdata/crashgate); nil in the real binary.
+var EngineHooks engine.Hooks
+
 func runCmd() *cobra.Command {
 	var (
 		path string
@@ -76,7 +80,7 @@ func runGateway(ctx context.Context, cmd *cobra.Command, s *setup, once bool) er
 		conns[ep.Name] = sup
 		log.Info("connector started", "endpoint", ep.Name, "connector", p.Name, "version", p.Manifest.Version, "pid", sup.Status().Pid)
 	}
-	eng, err := engine.New(ctx, engine.Options{Config: s.cfg, Conns: conns, DB: db, Logger: log})
+	eng, err := engine.New(ctx, engine.Options{Config: s.cfg, Conns: conns, DB: db, Logger: log, Hooks: EngineHooks})
 	if err != nil {
 		return err
 	}
