@@ -14,7 +14,7 @@ import (
 	"github.com/syncgate/syncgate/sdk"
 )
 
-func open(t *testing.T, dir string) *DB {
+func open(t testing.TB, dir string) *DB {
 	t.Helper()
 	db, err := Open(Options{Dir: dir, GCInterval: -1})
 	if err != nil {
