@@ -24,7 +24,7 @@ func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
 
 // setupConfig writes a config for the freshly built example connectors, with
 // policy as the service_appointment policy body, and returns its path.
-func setupConfig(t *testing.T, policy string) (cfgPath, pluginDir, lockFile string) {
+func setupConfig(t testing.TB, policy string) (cfgPath, pluginDir, lockFile string) {
 	t.Helper()
 	pluginDir, lockFile = testplugins.Build(t)
 	dir := t.TempDir()

@@ -104,7 +104,7 @@ func (e *Engine) drain(ctx context.Context) (int, time.Time, error) {
 		e.log.Warn("indexing new items failed; processing goes on", "error", err)
 	}
 	for ctx.Err() == nil {
-		batch, n, err := e.ready(e.opts.Workers * 4)
+		batch, n, err := e.ready(e.opts.Workers * 16)
 		if err != nil {
 			wg.Wait()
 			return finished, next, err
