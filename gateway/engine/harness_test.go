@@ -29,7 +29,7 @@ import (
 // in-process connector served over the real gRPC protocol, with a real
 // Badger store on disk. Bindings: alice and bob.
 type world struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	mail *dirconnector.Store
 	crm  *dirconnector.Store
@@ -41,7 +41,7 @@ type world struct {
 
 const alice, bob = "alice@example.com", "bob@example.com"
 
-func newWorld(t *testing.T, policies string) *world {
+func newWorld(t testing.TB, policies string) *world {
 	t.Helper()
 	w := &world{t: t, dir: t.TempDir(), conn: map[string]Conn{}}
 	cfgPath := filepath.Join(w.dir, "syncgate.hcl")
@@ -120,7 +120,7 @@ func (w *world) newEngine(hooks Hooks) {
 	w.eng = eng
 }
 
-type testLog struct{ t *testing.T }
+type testLog struct{ t testing.TB }
 
 func (l testLog) Write(p []byte) (int, error) {
 	l.t.Log(strings.TrimRight(string(p), "\n"))
@@ -129,7 +129,7 @@ func (l testLog) Write(p []byte) (int, error) {
 
 // serve runs a connector behind the real gRPC server on an in-memory
 // connection and configures it, as the host does with a plugin process.
-func serve(t *testing.T, impl sdk.Connector, endpoint string, settings sdk.Fields) *protocol.Client {
+func serve(t testing.TB, impl sdk.Connector, endpoint string, settings sdk.Fields) *protocol.Client {
 	t.Helper()
 	lis := bufconn.Listen(1 << 20)
 	s := grpc.NewServer()
