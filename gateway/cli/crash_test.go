@@ -7,8 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,37 +27,9 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test: several gateway runs over 2,000 items")
 	}
-	cfg, pluginDir, _ := setupConfig(t, `  on_blocked = "report"`)
-	os.WriteFile(cfg, append(must(os.ReadFile(cfg)), []byte(`
-binding "bob" {
-  mailbox  = "bob@example.com"
-  crm_user = "bob@example.com"
-}
-policy "contact" {
-  tracking {
-    mode = "all"
-  }
-}
-`)...), 0o644)
-	gate := filepath.Join(t.TempDir(), "crashgate")
-	if out, err := exec.Command("go", "build", "-o", gate, "./testdata/crashgate").CombinedOutput(); err != nil {
-		t.Fatalf("build crashgate: %v\n%s", err, out)
-	}
-	dir := filepath.Dir(cfg)
-	crm := must(dirconnector.Open(filepath.Join(dir, "crm")))
-	mail := must(dirconnector.Open(filepath.Join(dir, "mailboxes")))
+	cfg, pluginDir, crm, mail := crashWorld(t, 2000)
 	users := []string{"alice@example.com", "bob@example.com"}
-	for i := 0; i < 2000; i++ {
-		who := users[i%2]
-		side := crm
-		if i%4 >= 2 {
-			side = mail
-		}
-		if _, err := side.Create(who, "contact", "", sdk.Fields{"surname": sdk.String(fmt.Sprintf("seed-%04d", i))}); err != nil {
-			t.Fatal(err)
-		}
-	}
-
+	gate := buildCrashgate(t)
 	points := map[string]int{ // point → how many times it was hit
 		"after_get_sync_data": 0, "after_collect_commit": 0, "after_apply": 0, "mid_batch": 0,
 	}
@@ -138,6 +112,54 @@ policy "contact" {
 	if code, out, errOut := run(t, "run", "--once", "-config", cfg); code != 0 {
 		t.Fatalf("final run: %s%s", out, errOut)
 	}
+	converged(t, crm, mail, users)
+}
+
+// crashWorld is a config with bindings alice and bob, contacts tracked
+// two-way, and n contacts seeded: half in the CRM, half in the mailboxes.
+func crashWorld(t *testing.T, n int) (cfg, pluginDir string, crm, mail *dirconnector.Store) {
+	t.Helper()
+	cfg, pluginDir, _ = setupConfig(t, `  on_blocked = "report"`)
+	os.WriteFile(cfg, append(must(os.ReadFile(cfg)), []byte(`
+binding "bob" {
+  mailbox  = "bob@example.com"
+  crm_user = "bob@example.com"
+}
+policy "contact" {
+  tracking {
+    mode = "all"
+  }
+}
+`)...), 0o644)
+	dir := filepath.Dir(cfg)
+	crm = must(dirconnector.Open(filepath.Join(dir, "crm")))
+	mail = must(dirconnector.Open(filepath.Join(dir, "mailboxes")))
+	users := []string{"alice@example.com", "bob@example.com"}
+	for i := 0; i < n; i++ {
+		side := crm
+		if i%4 >= 2 {
+			side = mail
+		}
+		if _, err := side.Create(users[i%2], "contact", "", sdk.Fields{"surname": sdk.String(fmt.Sprintf("seed-%04d", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return cfg, pluginDir, crm, mail
+}
+
+func buildCrashgate(t *testing.T) string {
+	t.Helper()
+	gate := filepath.Join(t.TempDir(), "crashgate")
+	if out, err := exec.Command("go", "build", "-o", gate, "./testdata/crashgate").CombinedOutput(); err != nil {
+		t.Fatalf("build crashgate: %v\n%s", err, out)
+	}
+	return gate
+}
+
+// converged checks that for each user both sides hold the same contacts,
+// each exactly once, with the same content.
+func converged(t *testing.T, crm, mail *dirconnector.Store, users []string) {
+	t.Helper()
 	for _, who := range users {
 		crmItems := bySurname(t, must(crm.List(who, "contact")))
 		mailItems := bySurname(t, must(mail.List(who, "contact")))
@@ -202,4 +224,69 @@ func waitNoPlugins(t *testing.T, pluginDir string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestPluginCrashMidRun kills the connector processes (alternately the
+// mailbox's and the CRM's) while the gateway syncs 2,000 items: the
+// supervisor restarts them, the engine keeps its records and retries, the
+// run completes, and both sides converge with no loss and no duplicate.
+func TestPluginCrashMidRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills plugin processes during a 2,000-item sync")
+	}
+	cfg, pluginDir, crm, mail := crashWorld(t, 2000)
+	gate := buildCrashgate(t) // without SYNCGATE_CRASH_AT it is plain syncgate
+	cmd := exec.Command(gate, "run", "--once", "-config", cfg)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	kills := 0
+	for _, name := range []string{"dir-crm", "dir-mailbox", "dir-crm", "dir-mailbox"} {
+		time.Sleep(time.Duration(300+rand.IntN(700)) * time.Millisecond)
+		pid := pluginPid(filepath.Join(pluginDir, name, name))
+		if pid == 0 {
+			continue
+		}
+		if err := syscall.Kill(pid, syscall.SIGKILL); err == nil {
+			kills++
+			t.Logf("killed %s (pid %d) mid-run", name, pid)
+		}
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the run failed after plugin crashes: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(5 * time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("the run did not finish:\n%s", stderr.String())
+	}
+	if kills < 2 {
+		t.Fatalf("only %d plugin processes were killed mid-run: the run ended too soon to test anything", kills)
+	}
+	if !strings.Contains(stderr.String(), "connector restarted") {
+		t.Fatalf("no restart in the log:\n%s", stderr.String())
+	}
+	converged(t, crm, mail, []string{"alice@example.com", "bob@example.com"})
+}
+
+// pluginPid finds the running (not zombie) process of a plugin binary.
+func pluginPid(binary string) int {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		cmdline, err := os.ReadFile(p)
+		if err != nil || !bytes.HasPrefix(cmdline, []byte(binary+"\x00")) {
+			continue
+		}
+		stat, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "stat"))
+		if i := bytes.LastIndexByte(stat, ')'); i > 0 && len(stat) > i+2 && stat[i+2] != 'Z' {
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+			return pid
+		}
+	}
+	return 0
 }

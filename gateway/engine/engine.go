@@ -43,6 +43,9 @@ type Options struct {
 	PageSize int
 	// MaxAttempts before a failing record becomes a dead letter; default 8.
 	MaxAttempts int
+	// FailFor is how long SyncOnce keeps retrying feeds that fail before it
+	// gives up; default 2 minutes.
+	FailFor time.Duration
 	// Hooks lets tests stop the engine at named points; nil in production.
 	Hooks Hooks
 }

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -189,11 +190,13 @@ func (e *Engine) fail(c store.Change, err error) {
 	case typed && (te.Kind == sdk.ErrAuth || te.Kind == sdk.ErrConfig):
 		wait = time.Minute
 		e.log.Error("connector refused its credentials or configuration", "binding", c.Binding, "error", err)
-	default:
-		// Retryable, or the plugin is down (the supervisor restarts it):
-		// keep the record and back off.
+	case typed:
 		c.Attempts++
 		wait = backoffFor(c.Attempts)
+	default:
+		// The plugin is down or hung (the supervisor restarts it): keep the
+		// record, and try again soon, without counting it against the item.
+		wait = min(backoffFor(c.Attempts+1), 2*time.Second)
 	}
 	e.log.Debug("record failed", "binding", c.Binding, "item", c.Ref.String(), "error", err, "retry_in", wait, "dead", dead)
 	uerr := e.db.Update(func(tx *store.Tx) error {
@@ -237,13 +240,20 @@ func truncate(s string, n int) string {
 // SyncOnce collects every feed and processes until nothing is left to do:
 // no feed reports changes and the sync table is empty. Records that wait
 // for a retry are waited for. For tests, `plan` and one-shot runs.
+//
+// A feed that fails (its plugin crashed and is being restarted, its backend
+// is down) is tried again every half second; SyncOnce gives up only when
+// feeds keep failing for FailFor.
 func (e *Engine) SyncOnce(ctx context.Context) error {
+	var failingSince time.Time
 	for round := 0; ctx.Err() == nil; round++ {
 		collected := 0
+		var failed error
 		for _, f := range e.feeds {
 			n, err := e.collectWithResync(ctx, f)
-			if err != nil {
-				return err
+			if err != nil && ctx.Err() == nil {
+				e.log.Warn("collect failed; will retry", "feed", f.String(), "error", err)
+				failed = err
 			}
 			collected += n
 		}
@@ -251,6 +261,20 @@ func (e *Engine) SyncOnce(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if failed != nil {
+			if failingSince.IsZero() {
+				failingSince = time.Now()
+			}
+			if time.Since(failingSince) > e.failFor() {
+				return fmt.Errorf("feeds kept failing for %s: %w", e.failFor(), failed)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(500 * time.Millisecond):
+			}
+			continue
+		}
+		failingSince = time.Time{}
 		if collected == 0 && processed == 0 {
 			if next.IsZero() {
 				return nil
@@ -361,4 +385,11 @@ func (h *feedHeap) Pop() any {
 	x := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return x
+}
+
+func (e *Engine) failFor() time.Duration {
+	if e.opts.FailFor > 0 {
+		return e.opts.FailFor
+	}
+	return 2 * time.Minute
 }
