@@ -230,3 +230,28 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+func TestPauseResumeStatus(t *testing.T) {
+	cfg, _, _ := setupConfig(t, `  on_blocked = "report"`)
+	if code, _, errOut := run(t, "pause", "alice", "-config", cfg); code == 0 || !strings.Contains(errOut, "run `syncgate run` first") {
+		t.Fatalf("pause before any run: %d %q", code, errOut)
+	}
+	if code, out, errOut := run(t, "run", "--once", "-config", cfg); code != 0 {
+		t.Fatalf("run: %s%s", out, errOut)
+	}
+	if code, _, errOut := run(t, "pause", "carol", "-config", cfg); code == 0 || !strings.Contains(errOut, `no binding "carol"; the bindings are alice`) {
+		t.Fatalf("pause of an unknown binding: %d %q", code, errOut)
+	}
+	if code, out, _ := run(t, "pause", "alice", "--reason", "moving offices", "-config", cfg); code != 0 || !strings.Contains(out, "paused") {
+		t.Fatalf("pause: %s", out)
+	}
+	if _, out, _ := run(t, "status", "-config", cfg); !strings.Contains(out, "paused: moving offices") {
+		t.Fatalf("status after pause: %s", out)
+	}
+	if code, out, _ := run(t, "resume", "alice", "--allow-deletes", "-config", cfg); code != 0 || !strings.Contains(out, "deletes pass the mass-delete guard for the next hour") {
+		t.Fatalf("resume: %s", out)
+	}
+	if _, out, _ := run(t, "status", "-config", cfg); !strings.Contains(out, "alice") || !strings.Contains(out, "active") {
+		t.Fatalf("status after resume: %s", out)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -122,18 +123,107 @@ func statusCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := os.Stat(filepath.Join(s.cfg.Gateway.DataDir, "MANIFEST")); err != nil {
-				return fmt.Errorf("no gateway data in %s yet: run `syncgate run` first", s.cfg.Gateway.DataDir)
-			}
-			db, err := store.Open(store.Options{Dir: s.cfg.Gateway.DataDir, GCInterval: -1})
+			db, err := openStopped(s)
 			if err != nil {
-				return fmt.Errorf("%w (is the gateway running? its status on a running gateway comes through the admin API)", err)
+				return err
 			}
 			defer db.Close()
 			return printStatus(cmd, s, db)
 		},
 	}
 	configFlag(cmd, &path)
+	return cmd
+}
+
+// openStopped opens a stopped gateway's database for the offline commands.
+func openStopped(s *setup) (*store.DB, error) {
+	if _, err := os.Stat(filepath.Join(s.cfg.Gateway.DataDir, "MANIFEST")); err != nil {
+		return nil, fmt.Errorf("no gateway data in %s yet: run `syncgate run` first", s.cfg.Gateway.DataDir)
+	}
+	db, err := store.Open(store.Options{Dir: s.cfg.Gateway.DataDir, GCInterval: -1})
+	if err != nil {
+		return nil, fmt.Errorf("%w (is the gateway running? on a running gateway this command goes through the admin API, which comes with the next release)", err)
+	}
+	return db, nil
+}
+
+func bindingArg(s *setup, name string) error {
+	if s.cfg.Binding(name) == nil {
+		var names []string
+		for _, b := range s.cfg.Bindings {
+			names = append(names, b.Name)
+		}
+		return fmt.Errorf("no binding %q; the bindings are %s", name, strings.Join(names, ", "))
+	}
+	return nil
+}
+
+func pauseCmd() *cobra.Command {
+	var path, reason string
+	cmd := &cobra.Command{
+		Use:   "pause BINDING",
+		Short: "Pause a binding: its changes are collected but not applied until it is resumed",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := mustLoad(cmd, path)
+			if err != nil {
+				return err
+			}
+			if err := bindingArg(s, args[0]); err != nil {
+				return err
+			}
+			db, err := openStopped(s)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			if err := engine.Pause(db, args[0], reason); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "binding %s paused: %s\n", args[0], reason)
+			return nil
+		},
+	}
+	configFlag(cmd, &path)
+	cmd.Flags().StringVar(&reason, "reason", "paused by an operator", "why, shown in status")
+	return cmd
+}
+
+func resumeCmd() *cobra.Command {
+	var (
+		path         string
+		allowDeletes bool
+	)
+	cmd := &cobra.Command{
+		Use:   "resume BINDING",
+		Short: "Resume a paused binding (--allow-deletes confirms the deletes that paused it)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := mustLoad(cmd, path)
+			if err != nil {
+				return err
+			}
+			if err := bindingArg(s, args[0]); err != nil {
+				return err
+			}
+			db, err := openStopped(s)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			if err := engine.Resume(db, args[0], allowDeletes); err != nil {
+				return err
+			}
+			msg := "binding %s resumed"
+			if allowDeletes {
+				msg += "; deletes pass the mass-delete guard for the next hour"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), msg+"\n", args[0])
+			return nil
+		},
+	}
+	configFlag(cmd, &path)
+	cmd.Flags().BoolVar(&allowDeletes, "allow-deletes", false, "let the pending deletes through the mass-delete guard")
 	return cmd
 }
 

@@ -69,6 +69,7 @@ const (
 	DefaultTrackingValue      = "Tracked to CRM"
 	DefaultDeletesFromCRM     = DeletePropagate
 	DefaultDeletesFromMailbox = DeleteUntrack
+	DefaultMaxDeleteShare     = 0.5
 )
 
 // The allowed values of each policy setting, in the order they are listed
@@ -163,7 +164,12 @@ type Tracking struct {
 type Deletes struct {
 	FromCRM     *Setting
 	FromMailbox *Setting
-	Range       hcl.Range
+	// MaxShare is the mass-delete guard: a binding is paused when one
+	// cycle would delete more than this share of its items of the entity.
+	// 0 means not set (DefaultMaxDeleteShare applies).
+	MaxShare      float64
+	MaxShareRange hcl.Range
+	Range         hcl.Range
 }
 
 // Setting is one value that the operator wrote, with where: Range covers

@@ -44,7 +44,7 @@ var policySchema = &hcl.BodySchema{
 
 var trackingSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "mode", Required: true}, {Name: "value"}}}
 
-var deletesSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "from_crm"}, {Name: "from_mailbox"}}}
+var deletesSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "from_crm"}, {Name: "from_mailbox"}, {Name: "max_delete_share"}}}
 
 var ruleSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "direction", Required: true}}}
 
@@ -299,6 +299,16 @@ func (p *parser) policy(b *hcl.Block) {
 			}
 			if a := c.Attributes["from_mailbox"]; a != nil {
 				pol.Deletes.FromMailbox = p.setting(a, DeleteActions)
+			}
+			if a := c.Attributes["max_delete_share"]; a != nil {
+				if v, ok := p.value(a, cty.Number, "a number"); ok {
+					f, _ := v.AsBigFloat().Float64()
+					if f <= 0 || f > 1 {
+						p.errorf(a.Expr.Range().Ptr(), "Invalid max_delete_share", "%g is not a share: use a number above 0 and at most 1 (0.5 pauses a binding when one cycle would delete more than half its items of the entity).", f)
+					} else {
+						pol.Deletes.MaxShare, pol.Deletes.MaxShareRange = f, a.Range
+					}
+				}
 			}
 		case "operation":
 			op := blk.Labels[0]

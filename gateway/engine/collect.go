@@ -102,6 +102,7 @@ func (e *Engine) store(f *feed, records []sdk.ChangeRecord, cursor []byte) (int,
 	now := time.Now().UTC()
 	err := e.db.Update(func(tx *store.Tx) error {
 		n = 0
+		deletes := map[[2]string]bool{} // binding, entity
 		for _, r := range records {
 			if !containsStr(f.entities, r.Entity) {
 				continue // an entity no binding syncs from this feed
@@ -117,13 +118,54 @@ func (e *Engine) store(f *feed, records []sdk.ChangeRecord, cursor []byte) (int,
 				if _, err := tx.EnqueueChange(c); err != nil {
 					return err
 				}
+				if kind == sdk.ChangeDelete {
+					deletes[[2]string{b, r.Entity}] = true
+				}
 				n++
 				e.stats.add(b, r.Entity, func(c *Counters) { c.Collected++ })
+			}
+		}
+		for be := range deletes {
+			if err := e.guardDeletes(tx, be[0], be[1]); err != nil {
+				return err
 			}
 		}
 		return tx.SetCursor(f.endpoint, f.name, f.scope, cursor)
 	})
 	return n, err
+}
+
+// guardDeletes pauses a binding when the deletes waiting for it would remove
+// more than its policy's share of its items of an entity in one go: a
+// backend that lost its data, or a filter gone wrong, looks exactly like a
+// user deleting everything. The records stay queued; nothing is deleted
+// until an operator resumes the binding with --allow-deletes.
+func (e *Engine) guardDeletes(tx *store.Tx, binding, entity string) error {
+	b := e.bindings[binding]
+	rule := b.rules[entity]
+	state, err := tx.BindingState(binding)
+	if err != nil || state.Paused || time.Now().Before(state.AllowDeletesUntil) {
+		return err
+	}
+	items := tx.CountKeys(store.CopyPrefix(b.mailbox.endpoint, b.mailbox.refScope(entity), entity))
+	pending := 0
+	if err := store.Scan(tx, store.QueuePrefix(binding), func(_ []byte, c *store.Change) bool {
+		if c.Kind == sdk.ChangeDelete && c.Ref.Entity == entity {
+			pending++
+		}
+		return true
+	}); err != nil {
+		return err
+	}
+	if items < 4 || float64(pending) <= rule.Deletes.Share*float64(items) {
+		return nil
+	}
+	state.Paused, state.PausedAt = true, time.Now().UTC()
+	state.PausedReason = fmt.Sprintf("mass delete: %d of %d %s items would be deleted in one cycle (max_delete_share %g); "+
+		"if that is right, run: syncgate resume %s --allow-deletes", pending, items, entity, rule.Deletes.Share, binding)
+	e.log.Error("binding paused", "binding", binding, "reason", state.PausedReason)
+	e.setPaused(binding, true)
+	return tx.PutBindingState(binding, state)
 }
 
 // route says which bindings a record concerns, and as what. A scope feed's

@@ -77,6 +77,57 @@ type Engine struct {
 	wake    chan struct{}
 	mu      sync.Mutex
 	waitFor map[string]time.Time // endpoint/scope → throttled until
+	paused  map[string]bool      // bindings whose records wait for an operator
+}
+
+func (e *Engine) setPaused(binding string, paused bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.paused[binding] = paused
+}
+
+func (e *Engine) isPaused(binding string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.paused[binding]
+}
+
+// Resume un-pauses a binding; with allowDeletes, deletes pass the
+// mass-delete guard for the next hour.
+func (e *Engine) Resume(binding string, allowDeletes bool) error {
+	if err := Resume(e.db, binding, allowDeletes); err != nil {
+		return err
+	}
+	e.setPaused(binding, false)
+	e.poke()
+	return nil
+}
+
+// Resume un-pauses a binding in the store (for a stopped gateway too).
+func Resume(db *store.DB, binding string, allowDeletes bool) error {
+	return db.Update(func(tx *store.Tx) error {
+		st, err := tx.BindingState(binding)
+		if err != nil {
+			return err
+		}
+		st.Paused, st.PausedReason = false, ""
+		if allowDeletes {
+			st.AllowDeletesUntil = time.Now().UTC().Add(time.Hour)
+		}
+		return tx.PutBindingState(binding, st)
+	})
+}
+
+// Pause pauses a binding in the store with a reason.
+func Pause(db *store.DB, binding, reason string) error {
+	return db.Update(func(tx *store.Tx) error {
+		st, err := tx.BindingState(binding)
+		if err != nil {
+			return err
+		}
+		st.Paused, st.PausedReason, st.PausedAt = true, reason, time.Now().UTC()
+		return tx.PutBindingState(binding, st)
+	})
 }
 
 // binding is one configured binding with what the engine resolved for it.
@@ -131,7 +182,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		opts.MaxAttempts = 8
 	}
 	e := &Engine{opts: opts, log: opts.Logger, db: opts.DB, bindings: map[string]*binding{},
-		stats: newStats(), wake: make(chan struct{}, 1), waitFor: map[string]time.Time{}}
+		stats: newStats(), wake: make(chan struct{}, 1), waitFor: map[string]time.Time{}, paused: map[string]bool{}}
 	cfg := opts.Config
 	scopes := map[string][]string{}
 	for _, cb := range cfg.Bindings {
@@ -174,6 +225,18 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		e.bindings[cb.Name] = b
 	}
 	e.feeds = e.planFeeds()
+	if err := e.db.View(func(tx *store.Tx) error {
+		for name := range e.bindings {
+			st, err := tx.BindingState(name)
+			if err != nil {
+				return err
+			}
+			e.paused[name] = st.Paused
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -307,5 +309,64 @@ func TestRunPicksUpChangesOnItsOwn(t *testing.T) {
 	}
 	if n := len(w.items(w.mail, alice, "contact")); n != 2 {
 		t.Fatalf("the mailbox has %d contacts", n)
+	}
+}
+
+func TestMassDeleteGuard(t *testing.T) {
+	w := newWorld(t, twoWayContacts)
+	var ids []string
+	for i := 0; i < 10; i++ {
+		ids = append(ids, w.create(w.crm, alice, "contact", contact(fmt.Sprintf("P%d", i), "Person")).ID)
+	}
+	w.create(w.crm, bob, "contact", contact("Bob's", "Contact"))
+	w.sync()
+	for _, id := range ids[:6] {
+		if err := w.crm.Delete("", "contact", id, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.sync()
+	if n := len(w.items(w.mail, alice, "contact")); n != 10 {
+		t.Fatalf("alice's mailbox has %d contacts: the mass delete went through", n)
+	}
+	var st store.BindingState
+	w.db.View(func(tx *store.Tx) (err error) { st, err = tx.BindingState("alice"); return err })
+	if !st.Paused || !strings.Contains(st.PausedReason, "6 of 10 contact items") || !strings.Contains(st.PausedReason, "syncgate resume alice --allow-deletes") {
+		t.Fatalf("binding state %+v", st)
+	}
+	// Other bindings go on.
+	w.create(w.crm, bob, "contact", contact("Another", "One"))
+	w.sync()
+	if n := len(w.items(w.mail, bob, "contact")); n != 2 {
+		t.Fatalf("bob's mailbox has %d contacts: one paused binding held back another", n)
+	}
+	// A restart keeps the pause.
+	w.newEngine(nil)
+	w.sync()
+	if n := len(w.items(w.mail, alice, "contact")); n != 10 {
+		t.Fatalf("after a restart alice's mailbox has %d contacts", n)
+	}
+	if err := w.eng.Resume("alice", true); err != nil {
+		t.Fatal(err)
+	}
+	w.sync()
+	if n := len(w.items(w.mail, alice, "contact")); n != 4 {
+		t.Fatalf("after resume --allow-deletes alice's mailbox has %d contacts, want 4", n)
+	}
+}
+
+func TestFewDeletesPassTheGuard(t *testing.T) {
+	w := newWorld(t, twoWayContacts)
+	var ids []string
+	for i := 0; i < 10; i++ {
+		ids = append(ids, w.create(w.crm, alice, "contact", contact(fmt.Sprintf("P%d", i), "Person")).ID)
+	}
+	w.sync()
+	for _, id := range ids[:5] { // exactly half: not more than max_delete_share
+		w.crm.Delete("", "contact", id, "")
+	}
+	w.sync()
+	if n := len(w.items(w.mail, alice, "contact")); n != 5 {
+		t.Fatalf("alice's mailbox has %d contacts, want 5", n)
 	}
 }

@@ -31,6 +31,9 @@ func (e *Engine) ready(limit int) ([]claimed, time.Time, error) {
 	err := e.db.View(func(tx *store.Tx) error {
 		var inner error
 		err := store.Scan(tx, store.QueueAllPrefix(), func(_ []byte, c *store.Change) bool {
+			if e.isPaused(c.Binding) {
+				return true // kept for when an operator resumes it
+			}
 			wait := c.NotBefore
 			if t := e.throttledUntil(c); t.After(wait) {
 				wait = t

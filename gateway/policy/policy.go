@@ -67,6 +67,10 @@ type Tracking struct {
 type Deletes struct {
 	FromCRM     Choice
 	FromMailbox Choice
+	// MaxShare is the mass-delete guard's threshold (Value holds it as
+	// text for explain; Share as a number for the engine).
+	MaxShare Choice
+	Share    float64
 }
 
 // FieldDirection returns the direction of one field: its own part if it
@@ -140,7 +144,12 @@ func Effective(cfg *config.Config, binding, entity string) (*Rule, error) {
 	if pol.Deletes != nil {
 		del = *pol.Deletes
 	}
-	r.Deletes = Deletes{FromCRM: choice(del.FromCRM, config.DefaultDeletesFromCRM), FromMailbox: choice(del.FromMailbox, config.DefaultDeletesFromMailbox)}
+	r.Deletes = Deletes{FromCRM: choice(del.FromCRM, config.DefaultDeletesFromCRM), FromMailbox: choice(del.FromMailbox, config.DefaultDeletesFromMailbox),
+		Share: config.DefaultMaxDeleteShare, MaxShare: Choice{Value: fmt.Sprint(config.DefaultMaxDeleteShare), Source: SourceDefault}}
+	if del.MaxShare > 0 {
+		r.Deletes.Share = del.MaxShare
+		r.Deletes.MaxShare = Choice{Value: fmt.Sprint(del.MaxShare), Source: "policy (" + config.Where(del.MaxShareRange) + ")"}
+	}
 	return r, nil
 }
 
@@ -283,6 +292,7 @@ func (r *Rule) Explain() string {
 		row{"tracking", tracking, r.Tracking.Mode.Source, ""},
 		row{"deletes from_crm", r.Deletes.FromCRM.Value, r.Deletes.FromCRM.Source, ""},
 		row{"deletes from_mailbox", r.Deletes.FromMailbox.Value, r.Deletes.FromMailbox.Source, ""},
+		row{"max_delete_share", r.Deletes.MaxShare.Value, r.Deletes.MaxShare.Source, ""},
 	)
 	lw, vw := 0, 0
 	for _, rw := range rows {

@@ -147,8 +147,9 @@ type BindingState struct {
 	Paused       bool      `json:"paused,omitempty"`
 	PausedReason string    `json:"paused_reason,omitempty"`
 	PausedAt     time.Time `json:"paused_at,omitempty"`
-	// AllowDeletes lets the next cycle through the mass-delete guard once.
-	AllowDeletes bool `json:"allow_deletes,omitempty"`
+	// AllowDeletesUntil lets deletes through the mass-delete guard until
+	// then: an operator confirmed them (resume --allow-deletes).
+	AllowDeletesUntil time.Time `json:"allow_deletes_until,omitempty"`
 	// InitialSyncDone is set when the first full enumeration of both sides
 	// has been processed.
 	InitialSyncDone bool `json:"initial_sync_done,omitempty"`

@@ -378,3 +378,14 @@ func (tx *Tx) ItemWithNaturalKey(endpoint, scope, entity, key string) (string, e
 	v, err := item.ValueCopy(nil)
 	return string(v), err
 }
+
+// CountKeys counts the keys under prefix without reading their values.
+func (tx *Tx) CountKeys(prefix []byte) int {
+	it := tx.txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	n := 0
+	for it.Rewind(); it.Valid(); it.Next() {
+		n++
+	}
+	return n
+}
