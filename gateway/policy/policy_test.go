@@ -130,6 +130,8 @@ func TestEffectiveParts(t *testing.T) {
 	wantDeletes := policy.Deletes{
 		FromCRM:     policy.Choice{Value: "propagate", Source: policy.SourceDefault},
 		FromMailbox: policy.Choice{Value: "propagate", Source: "policy (testdata/syncgate.hcl:33:5)"},
+		MaxShare:    policy.Choice{Value: "0.5", Source: policy.SourceDefault},
+		Share:       0.5,
 	}
 	if r.Deletes != wantDeletes {
 		t.Errorf("Deletes = %+v, want %+v", r.Deletes, wantDeletes)
