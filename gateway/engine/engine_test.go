@@ -370,3 +370,44 @@ func TestFewDeletesPassTheGuard(t *testing.T) {
 		t.Fatalf("alice's mailbox has %d contacts, want 5", n)
 	}
 }
+
+// TestEditOutlivesDelete: an item deleted in the CRM while edited in the
+// mailbox comes back in the CRM with the edit, whichever record the engine
+// sees first.
+func TestEditOutlivesDelete(t *testing.T) {
+	for _, deleteFirst := range []bool{false, true} {
+		t.Run(fmt.Sprintf("delete_first=%v", deleteFirst), func(t *testing.T) {
+			w := newWorld(t, twoWayContacts)
+			crmItem := w.create(w.crm, alice, "contact", contact("Ada", "Lovelace"))
+			w.sync()
+			w.update(w.mail, alice, "contact", w.one(w.mail, alice, "contact"), sdk.Fields{"job_title": sdk.String("Edited")})
+			if err := w.crm.Delete("", "contact", crmItem.ID, ""); err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			if deleteFirst {
+				for _, f := range w.eng.feeds {
+					if f.side == store.SideCRM {
+						if _, err := w.eng.collect(ctx, f); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				if _, _, err := w.eng.drain(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			w.sync()
+			back := w.one(w.crm, "", "contact")
+			if back.ID == crmItem.ID || back.Fields["job_title"].Str() != "Edited" {
+				t.Fatalf("the CRM holds %+v, want the edited item written again", back)
+			}
+			if got := w.one(w.mail, alice, "contact").Fields["job_title"].Str(); got != "Edited" {
+				t.Fatalf("the mailbox copy lost its edit: %q", got)
+			}
+			w.sync() // and it stays that way: nothing left to do
+			w.one(w.crm, "", "contact")
+			w.one(w.mail, alice, "contact")
+		})
+	}
+}

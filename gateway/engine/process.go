@@ -153,6 +153,19 @@ func (e *Engine) apply(ctx context.Context, sd *side, entity string, op sdk.Op) 
 	return res[0], nil
 }
 
+// dropCopy forgets the job's copy on side s (it no longer exists); for the
+// CRM side the pair's CRM state goes with it.
+func (j *job) dropCopy(s store.Side) {
+	if s == store.SideCRM {
+		j.corr.CRM = nil
+		if m := j.pair(); m != nil {
+			m.CRMVersion, m.CRMFields = "", nil
+		}
+		return
+	}
+	j.corr.RemoveMailboxCopy(j.b.name)
+}
+
 // pair returns this binding's mailbox copy: with the CRM record, the pair
 // whose sync state (both versions, both sides' last agreed content) decides
 // what is an echo, what changed, and what conflicts.
@@ -342,7 +355,12 @@ func (e *Engine) update(ctx context.Context, j *job, rec *sdk.Record) error {
 		return err
 	}
 	if trec == nil {
-		return e.done(j.c, nil) // the other copy is gone: its delete follows
+		// The other copy was deleted while this one was edited: an edit
+		// outlives a delete, whichever of the two records comes first, so
+		// the item is written again on the other side.
+		e.log.Info("re-creating an item deleted on one side while edited on the other", "item", j.corr.Item, "on", string(j.T))
+		j.dropCopy(j.T)
+		return e.create(ctx, j, rec)
 	}
 	tChanged := changed(j.rule, j.T, j.base(j.T), trec.Fields)
 	wantS, wantT := rec.Fields, overlay(trec.Fields, pick(rec.Fields, sChanged))
