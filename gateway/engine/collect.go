@@ -148,15 +148,24 @@ func (e *Engine) guardDeletes(tx *store.Tx, binding, entity string) error {
 		return err
 	}
 	items := tx.CountKeys(store.CopyPrefix(b.mailbox.endpoint, b.mailbox.refScope(entity), entity))
-	pending := 0
+	// Distinct items that this binding holds as a pair: one deleted on both
+	// sides is one item lost, not two; an item never synced (created and
+	// deleted between two collects), or no longer in this mailbox, loses
+	// nothing here.
+	doomed := map[string]bool{}
 	if err := store.Scan(tx, store.QueuePrefix(binding), func(_ []byte, c *store.Change) bool {
 		if c.Kind == sdk.ChangeDelete && c.Ref.Entity == entity {
-			pending++
+			if item, err := tx.ItemFor(c.Ref); err == nil {
+				if corr, err := tx.Correlation(item); err == nil && corr.MailboxCopy(binding) != nil {
+					doomed[item] = true
+				}
+			}
 		}
 		return true
 	}); err != nil {
 		return err
 	}
+	pending := len(doomed)
 	if items < 4 || float64(pending) <= rule.Deletes.Share*float64(items) {
 		return nil
 	}

@@ -222,3 +222,7 @@ policy "contact" {
   }
 }
 `
+
+// close releases the world's database before the test ends (the model test
+// makes many worlds in one test).
+func (w *world) close() { w.db.Close() }

@@ -35,6 +35,7 @@ type Options struct {
 
 // DB is syncgate's database.
 type DB struct {
+	closed sync.Once
 	bdb    *badger.DB
 	log    hclog.Logger
 	seq    *badger.Sequence
@@ -204,14 +205,19 @@ func Restore(dir string, r io.Reader) error {
 	return db.Close()
 }
 
-// Close stops background work and closes the database.
+// Close stops background work and closes the database. Closing twice is
+// harmless.
 func (db *DB) Close() error {
-	db.cancel()
-	db.wg.Wait()
-	if db.seq != nil {
-		db.seq.Release()
-	}
-	return db.bdb.Close()
+	var err error
+	db.closed.Do(func() {
+		db.cancel()
+		db.wg.Wait()
+		if db.seq != nil {
+			db.seq.Release()
+		}
+		err = db.bdb.Close()
+	})
+	return err
 }
 
 // Badger exposes the underlying database to the engine's transactions.
