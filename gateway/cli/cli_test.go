@@ -3,13 +3,20 @@ package cli
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/syncgate/syncgate/examples/dirconnector"
+	"github.com/syncgate/syncgate/gateway/store"
 	"github.com/syncgate/syncgate/internal/testplugins"
 	"github.com/syncgate/syncgate/sdk"
 )
@@ -253,5 +260,120 @@ func TestPauseResumeStatus(t *testing.T) {
 	}
 	if _, out, _ := run(t, "status", "-config", cfg); !strings.Contains(out, "alice") || !strings.Contains(out, "active") {
 		t.Fatalf("status after resume: %s", out)
+	}
+}
+
+// TestAdminAPIOnRunningGateway runs the gateway binary and uses its admin
+// API, directly and through the commands that prefer it.
+func TestAdminAPIOnRunningGateway(t *testing.T) {
+	cfg, _, _ := setupConfig(t, `  on_blocked = "report"`)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	src := strings.Replace(string(must(os.ReadFile(cfg))), `data_dir   = "data"`, `data_dir   = "data"
+  admin_listen = "`+addr+`"`, 1)
+	os.WriteFile(cfg, []byte(src), 0o644)
+
+	gate := filepath.Join(t.TempDir(), "syncgate")
+	if out, err := exec.Command("go", "build", "-o", gate, "../cmd/syncgate").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(gate, "run", "-config", cfg)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	tokenFile := filepath.Join(filepath.Dir(cfg), "data", "admin.token")
+	var token string
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if b, err := os.ReadFile(tokenFile); err == nil {
+			if res, err := http.Get("http://" + addr + "/v1/status"); err == nil {
+				res.Body.Close()
+				token = strings.TrimSpace(string(b))
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the gateway did not start:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st, _ := os.Stat(tokenFile); st.Mode().Perm() != 0o600 {
+		t.Fatalf("token file mode %v, want 0600", st.Mode().Perm())
+	}
+	get := func(path, tok string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	for _, tok := range []string{"", "wrong-token-0123456789"} {
+		for _, path := range []string{"/v1/status", "/v1/dead-letters", "/v1/backup", "/nowhere"} {
+			code, body := get(path, tok)
+			if code != http.StatusUnauthorized || strings.Contains(body, "alice") || !strings.Contains(body, "missing or wrong token") {
+				t.Fatalf("GET %s with token %q: %d %s", path, tok, code, body)
+			}
+		}
+	}
+	if code, body := get("/v1/status", token); code != 200 || !strings.Contains(body, `"name": "alice"`) || !strings.Contains(body, `"state": "running"`) {
+		t.Fatalf("status: %d %s", code, body)
+	}
+
+	// The commands use the running gateway.
+	if code, out, errOut := run(t, "pause", "alice", "--reason", "audit", "-config", cfg); code != 0 {
+		t.Fatalf("pause: %s%s", out, errOut)
+	}
+	if code, out, _ := run(t, "status", "-config", cfg); code != 0 || !strings.Contains(out, "paused: audit") || !strings.Contains(out, "endpoint crm") {
+		t.Fatalf("status through the API: %s", out)
+	}
+	if code, out, errOut := run(t, "resume", "alice", "-config", cfg); code != 0 || !strings.Contains(out, "resumed") {
+		t.Fatalf("resume: %s%s", out, errOut)
+	}
+	if code, out, _ := run(t, "dead-letters", "list", "--config", cfg); code != 0 || !strings.Contains(out, "no dead letters") {
+		t.Fatalf("dead-letters list: %s", out)
+	}
+	if code, _, errOut := run(t, "dead-letters", "retry", "alice", "99", "--config", cfg); code == 0 || !strings.Contains(errOut, "no dead letter 99") {
+		t.Fatalf("retry of a missing dead letter: %d %s", code, errOut)
+	}
+	backupFile := filepath.Join(t.TempDir(), "sg.backup")
+	if code, out, errOut := run(t, "backup", "-o", backupFile, "-config", cfg); code != 0 || !strings.Contains(out, "wrote") {
+		t.Fatalf("backup: %s%s", out, errOut)
+	}
+	restored := t.TempDir()
+	if err := store.Restore(restored, must(os.Open(backupFile))); err != nil {
+		t.Fatal(err)
+	}
+	db := must(store.Open(store.Options{Dir: restored, GCInterval: -1}))
+	var state store.BindingState
+	db.View(func(tx *store.Tx) (err error) { state, err = tx.BindingState("alice"); return err })
+	db.Close()
+	if state.PausedAt.IsZero() {
+		t.Fatalf("the backup lacks the binding state written before it: %+v", state)
+	}
+
+	// SIGTERM stops it cleanly.
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, logs.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no exit after SIGTERM")
 	}
 }

@@ -2,10 +2,14 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -13,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
+	"github.com/syncgate/syncgate/gateway/admin"
 	"github.com/syncgate/syncgate/gateway/engine"
 	"github.com/syncgate/syncgate/gateway/host"
 	"github.com/syncgate/syncgate/gateway/store"
@@ -93,6 +98,20 @@ func runGateway(ctx context.Context, cmd *cobra.Command, s *setup, once bool) er
 		printTotals(cmd, eng, time.Since(start))
 		return nil
 	}
+	token, err := admin.LoadOrCreateToken(s.cfg.Gateway.DataDir)
+	if err != nil {
+		return err
+	}
+	supByName := map[string]*host.Supervisor{}
+	for i, ep := range s.cfg.Endpoints {
+		supByName[ep.Name] = sups[i]
+	}
+	srv := &admin.Server{Engine: eng, Supervisors: supByName, Token: token, Logger: log}
+	addr, err := srv.Serve(ctx, s.cfg.Gateway.AdminListen)
+	if err != nil {
+		return err
+	}
+	log.Info("admin API listening", "url", "http://"+addr.String(), "token_file", filepath.Join(s.cfg.Gateway.DataDir, admin.TokenFile))
 	log.Info("syncing", "bindings", len(s.cfg.Bindings), "data_dir", s.cfg.Gateway.DataDir)
 	err = eng.Run(ctx)
 	log.Info("stopping", "reason", context.Cause(ctx))
@@ -116,19 +135,32 @@ func statusCmd() *cobra.Command {
 	var path string
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show each binding's queue, blocked changes and dead letters (from a stopped gateway's data)",
-		Args:  cobra.NoArgs,
+		Short: "Show each binding's state, queue, blocked changes and dead letters, and each connector's",
+		Long: `Status asks the running gateway through its admin API; when none runs, it
+reads the stopped gateway's data.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := mustLoad(cmd, path)
 			if err != nil {
 				return err
 			}
-			db, err := openStopped(s)
+			var st *admin.Status
+			err = withGateway(s, func(c *admin.Client) error {
+				st = &admin.Status{}
+				return c.Get("/v1/status", st)
+			}, func(db *store.DB) (err error) {
+				names := make([]string, len(s.cfg.Bindings))
+				for i, b := range s.cfg.Bindings {
+					names[i] = b.Name
+				}
+				st, err = admin.Collect(db, names, nil)
+				return err
+			})
 			if err != nil {
 				return err
 			}
-			defer db.Close()
-			return printStatus(cmd, s, db)
+			printStatus(cmd, st)
+			return nil
 		},
 	}
 	configFlag(cmd, &path)
@@ -142,7 +174,7 @@ func openStopped(s *setup) (*store.DB, error) {
 	}
 	db, err := store.Open(store.Options{Dir: s.cfg.Gateway.DataDir, GCInterval: -1})
 	if err != nil {
-		return nil, fmt.Errorf("%w (is the gateway running? on a running gateway this command goes through the admin API, which comes with the next release)", err)
+		return nil, fmt.Errorf("%w (is a gateway running on this data_dir whose admin API does not answer on %s?)", err, s.cfg.Gateway.AdminListen)
 	}
 	return db, nil
 }
@@ -172,12 +204,12 @@ func pauseCmd() *cobra.Command {
 			if err := bindingArg(s, args[0]); err != nil {
 				return err
 			}
-			db, err := openStopped(s)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			if err := engine.Pause(db, args[0], reason); err != nil {
+			var ignored map[string]string
+			if err := withGateway(s, func(c *admin.Client) error {
+				return c.Post("/v1/bindings/"+url.PathEscape(args[0])+"/pause?reason="+url.QueryEscape(reason), &ignored)
+			}, func(db *store.DB) error {
+				return engine.Pause(db, args[0], reason)
+			}); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "binding %s paused: %s\n", args[0], reason)
@@ -197,7 +229,9 @@ func resumeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "resume BINDING",
 		Short: "Resume a paused binding (--allow-deletes confirms the deletes that paused it)",
-		Args:  cobra.ExactArgs(1),
+		Long: `Resume goes through the running gateway's admin API, or writes the stopped
+gateway's data when none runs.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := mustLoad(cmd, path)
 			if err != nil {
@@ -206,12 +240,12 @@ func resumeCmd() *cobra.Command {
 			if err := bindingArg(s, args[0]); err != nil {
 				return err
 			}
-			db, err := openStopped(s)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			if err := engine.Resume(db, args[0], allowDeletes); err != nil {
+			var ignored map[string]string
+			if err := withGateway(s, func(c *admin.Client) error {
+				return c.Post(fmt.Sprintf("/v1/bindings/%s/resume?allow_deletes=%t", url.PathEscape(args[0]), allowDeletes), &ignored)
+			}, func(db *store.DB) error {
+				return engine.Resume(db, args[0], allowDeletes)
+			}); err != nil {
 				return err
 			}
 			msg := "binding %s resumed"
@@ -227,37 +261,48 @@ func resumeCmd() *cobra.Command {
 	return cmd
 }
 
-func printStatus(cmd *cobra.Command, s *setup, db *store.DB) error {
+func printStatus(cmd *cobra.Command, st *admin.Status) {
 	out := cmd.OutOrStdout()
-	return db.View(func(tx *store.Tx) error {
-		for _, b := range s.cfg.Bindings {
-			counts := map[string]int{}
-			if err := store.Scan(tx, store.QueuePrefix(b.Name), func(_ []byte, c *store.Change) bool {
-				counts["queued"]++
-				if c.Attempts > 0 {
-					counts["retrying"]++
-				}
-				return true
-			}); err != nil {
-				return err
-			}
-			if err := store.Scan(tx, store.BlockedPrefix(b.Name), func(_ []byte, _ *store.Blocked) bool { counts["blocked"]++; return true }); err != nil {
-				return err
-			}
-			if err := store.Scan(tx, store.DeadLetterPrefix(b.Name), func(_ []byte, _ *store.DeadLetter) bool { counts["dead"]++; return true }); err != nil {
-				return err
-			}
-			state, err := tx.BindingState(b.Name)
-			if err != nil {
-				return err
-			}
-			paused := "active"
-			if state.Paused {
-				paused = "paused: " + state.PausedReason
-			}
-			fmt.Fprintf(out, "%-20s %s  queued %d (retrying %d)  blocked %d  dead letters %d\n",
-				b.Name, paused, counts["queued"], counts["retrying"], counts["blocked"], counts["dead"])
+	for _, b := range st.Bindings {
+		state := "active"
+		if b.Paused {
+			state = "paused: " + b.PausedReason
 		}
-		return nil
-	})
+		fmt.Fprintf(out, "%-20s %s  queued %d (retrying %d)  blocked %d  dead letters %d\n",
+			b.Name, state, b.Queued, b.Retrying, b.Blocked, b.DeadLetters)
+		for _, entity := range slices.Sorted(maps.Keys(b.Entities)) {
+			c := b.Entities[entity]
+			fmt.Fprintf(out, "  %-20s collected %d  created %d  updated %d  deleted %d  untracked %d  blocked %d  conflicts %d  errors %d",
+				entity, c.Collected, c.Created, c.Updated, c.Deleted, c.Untracked, c.Blocked, c.Conflicts, c.Errors)
+			if c.LastError != "" {
+				fmt.Fprintf(out, "  last error: %s", c.LastError)
+			}
+			fmt.Fprintln(out)
+		}
+	}
+	for _, e := range st.Endpoints {
+		fmt.Fprintf(out, "endpoint %-12s %s  pid %d  restarts %d", e.Endpoint, e.State, e.Pid, e.Restarts)
+		if e.LastError != "" {
+			fmt.Fprintf(out, "  last error: %s", e.LastError)
+		}
+		fmt.Fprintln(out)
+	}
+}
+
+// withGateway runs online against the running gateway's admin API, or
+// offline against its stopped data.
+func withGateway(s *setup, online func(c *admin.Client) error, offline func(db *store.DB) error) error {
+	c, err := admin.Dial(s.cfg.Gateway.DataDir, s.cfg.Gateway.AdminListen)
+	if err == nil {
+		return online(c)
+	}
+	if !errors.Is(err, admin.ErrNotRunning) {
+		return err
+	}
+	db, err := openStopped(s)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return offline(db)
 }

@@ -78,6 +78,7 @@ type Engine struct {
 	mu      sync.Mutex
 	waitFor map[string]time.Time // endpoint/scope → throttled until
 	paused  map[string]bool      // bindings whose records wait for an operator
+	hints   chan hint            // early collects asked for by notifications
 }
 
 func (e *Engine) setPaused(binding string, paused bool) {
@@ -182,7 +183,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		opts.MaxAttempts = 8
 	}
 	e := &Engine{opts: opts, log: opts.Logger, db: opts.DB, bindings: map[string]*binding{},
-		stats: newStats(), wake: make(chan struct{}, 1), waitFor: map[string]time.Time{}, paused: map[string]bool{}}
+		stats: newStats(), wake: make(chan struct{}, 1), waitFor: map[string]time.Time{}, paused: map[string]bool{}, hints: make(chan hint, 64)}
 	cfg := opts.Config
 	scopes := map[string][]string{}
 	for _, cb := range cfg.Bindings {

@@ -411,3 +411,57 @@ func TestEditOutlivesDelete(t *testing.T) {
 		})
 	}
 }
+
+func TestDeadLetterRetryAndDrop(t *testing.T) {
+	w := newWorld(t, twoWayContacts)
+	w.eng.opts.MaxAttempts = 1
+	bad := w.create(w.crm, alice, "contact", sdk.Fields{"surname": sdk.String("Bad"), "shoe_size": sdk.Int(44)}) // not a canonical field
+	w.create(w.crm, alice, "contact", sdk.Fields{"surname": sdk.String("Worse"), "hat_size": sdk.Int(7)})
+	w.sync()
+	if n := len(w.items(w.mail, alice, "contact")); n != 0 {
+		t.Fatalf("%d invalid contacts reached the mailbox", n)
+	}
+	var dead []store.DeadLetter
+	list := func() {
+		dead = nil
+		w.db.View(func(tx *store.Tx) error {
+			return store.Scan(tx, store.DeadLetterPrefix("alice"), func(_ []byte, d *store.DeadLetter) bool { dead = append(dead, *d); return true })
+		})
+	}
+	list()
+	if len(dead) != 2 || !strings.Contains(dead[0].Error, "permanent") {
+		t.Fatalf("dead letters %+v", dead)
+	}
+	if c := w.counters("alice", "contact"); c.Dead != 2 {
+		t.Fatalf("counters %+v", c)
+	}
+	// The user fixes one item; retrying its dead letter delivers it.
+	f := bad.Fields.Clone()
+	delete(f, "shoe_size")
+	w.crm.Update("", "contact", bad.ID, "", f)
+	var fixed, other store.DeadLetter
+	for _, d := range dead {
+		if d.Change.Ref.ID == bad.ID {
+			fixed = d
+		} else {
+			other = d
+		}
+	}
+	if err := w.eng.RetryDeadLetter("alice", fixed.Change.Seq); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.eng.DropDeadLetter("alice", other.Change.Seq); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.eng.DropDeadLetter("alice", other.Change.Seq); err == nil || !strings.Contains(err.Error(), "no dead letter") {
+		t.Fatalf("dropping twice: %v", err)
+	}
+	w.sync()
+	if got := w.one(w.mail, alice, "contact").Fields["surname"].Str(); got != "Bad" {
+		t.Fatalf("mailbox holds %q", got)
+	}
+	list()
+	if len(dead) != 0 {
+		t.Fatalf("dead letters left: %+v", dead)
+	}
+}

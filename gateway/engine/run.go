@@ -325,6 +325,13 @@ func (e *Engine) Run(ctx context.Context) error {
 			wg.Wait()
 			return nil
 		case <-timer.C:
+		case hi := <-e.hints:
+			for _, s := range *h {
+				if hi.matches(s.f) {
+					s.due, s.idle = time.Now(), 0
+				}
+			}
+			heap.Init(h)
 		}
 		for h.Len() > 0 && !(*h)[0].due.After(time.Now()) {
 			s := heap.Pop(h).(*scheduled)

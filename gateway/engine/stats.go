@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"sort"
 	"sync"
 	"time"
 )
@@ -74,12 +73,3 @@ func (s *Stats) Total(fn func(c Counters) int) int {
 
 // Stats returns the engine's counters.
 func (e *Engine) Stats() *Stats { return e.stats }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}

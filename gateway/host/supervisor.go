@@ -263,11 +263,11 @@ func (s *Supervisor) setState(st State, err error) {
 
 // Status is a supervisor's state for status pages.
 type Status struct {
-	Endpoint  string
-	State     State
-	Pid       int
-	Restarts  int
-	LastError string
+	Endpoint  string `json:"endpoint"`
+	State     State  `json:"state"`
+	Pid       int    `json:"pid"`
+	Restarts  int    `json:"restarts"`
+	LastError string `json:"last_error,omitempty"`
 }
 
 // Status returns the current state.

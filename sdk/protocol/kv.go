@@ -2,6 +2,8 @@ package protocol
 
 import (
 	"context"
+	"maps"
+	"slices"
 
 	"github.com/syncgate/syncgate/sdk/internal/core"
 	"github.com/syncgate/syncgate/sdk/protocol/pb"
@@ -70,7 +72,7 @@ func (s *kvServer) List(ctx context.Context, req *pb.KVListRequest) (*pb.KVListR
 		return nil, err
 	}
 	out := &pb.KVListResponse{}
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out.Pairs = append(out.Pairs, &pb.KVPair{Key: k, Value: m[k]})
 	}
 	return out, nil

@@ -2,7 +2,9 @@ package core
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -228,7 +230,7 @@ var Schemas = map[string]*EntitySchema{
 }
 
 // Entities returns the names of the canonical entities, sorted.
-func Entities() []string { return sortedKeys(Schemas) }
+func Entities() []string { return slices.Sorted(maps.Keys(Schemas)) }
 
 var dateRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
 
@@ -241,7 +243,7 @@ func Validate(entity string, fields Fields) Diagnostics {
 		return Diagnostics{Errorf([]string{entity}, "unknown entity", "the canonical entities are %s", strings.Join(Entities(), ", "))}
 	}
 	var ds Diagnostics
-	names := sortedKeys(fields)
+	names := slices.Sorted(maps.Keys(fields))
 	for _, name := range names {
 		fd, ok := s.Field(name)
 		if !ok {
@@ -278,7 +280,7 @@ func validateValue(path []string, t Type, v Value) Diagnostics {
 	case KindMap:
 		if t.Object != nil {
 			obj := EntitySchema{Fields: t.Object}
-			for _, k := range sortedKeys(v.MapVal()) {
+			for _, k := range slices.Sorted(maps.Keys(v.MapVal())) {
 				p := append(append([]string(nil), path...), k)
 				fd, ok := obj.Field(k)
 				if !ok {

@@ -3,8 +3,9 @@ package core
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 )
@@ -262,7 +263,7 @@ func (v Value) write(b *strings.Builder) {
 		b.WriteByte(']')
 	case KindMap:
 		b.WriteByte('{')
-		for i, k := range sortedKeys(v.m) {
+		for i, k := range slices.Sorted(maps.Keys(v.m)) {
 			if i > 0 {
 				b.WriteString(", ")
 			}
@@ -271,15 +272,6 @@ func (v Value) write(b *strings.Builder) {
 		}
 		b.WriteByte('}')
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // jsonValue is the tagged JSON form of a Value: exactly one member is set, so

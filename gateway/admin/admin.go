@@ -1,0 +1,348 @@
+// Package admin is the gateway's HTTP admin API: JSON over HTTP, on
+// loopback by default, behind a bearer token that the gateway writes into
+// its data_dir (mode 0600) at first start. It also serves /hooks/<endpoint>,
+// where backends deliver change notifications (no token there: the
+// connector validates them), and hands them to the endpoint's connector.
+//
+// It holds no state of its own: it reads the store and calls the engine.
+package admin
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/syncgate/syncgate/gateway/engine"
+	"github.com/syncgate/syncgate/gateway/host"
+	"github.com/syncgate/syncgate/gateway/store"
+	"github.com/syncgate/syncgate/sdk"
+	"github.com/syncgate/syncgate/sdk/protocol"
+)
+
+// TokenFile is the token's file name in data_dir.
+const TokenFile = "admin.token"
+
+// LoadOrCreateToken returns the admin token in dataDir, creating it (mode
+// 0600) at first start.
+func LoadOrCreateToken(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, TokenFile)
+	if b, err := os.ReadFile(path); err == nil {
+		if tok := strings.TrimSpace(string(b)); len(tok) >= 32 {
+			return tok, nil
+		}
+		return "", fmt.Errorf("%s holds no valid token: delete it and restart the gateway to make a new one", path)
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", err
+	}
+	tok := hex.EncodeToString(raw[:])
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("write admin token: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(tok + "\n"); err != nil {
+		return "", err
+	}
+	return tok, f.Sync()
+}
+
+// Server is the admin API of one running gateway.
+type Server struct {
+	Engine      *engine.Engine
+	Supervisors map[string]*host.Supervisor
+	Token       string
+	Logger      hclog.Logger
+}
+
+// Handler returns the API's routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/status", s.auth(s.status))
+	mux.HandleFunc("GET /v1/blocked", s.auth(s.blocked))
+	mux.HandleFunc("GET /v1/dead-letters", s.auth(s.deadLetters))
+	mux.HandleFunc("POST /v1/bindings/{binding}/pause", s.auth(s.pause))
+	mux.HandleFunc("POST /v1/bindings/{binding}/resume", s.auth(s.resume))
+	mux.HandleFunc("POST /v1/dead-letters/{binding}/{seq}/retry", s.auth(s.retry))
+	mux.HandleFunc("POST /v1/dead-letters/{binding}/{seq}/drop", s.auth(s.drop))
+	mux.HandleFunc("GET /v1/backup", s.auth(s.backup))
+	mux.HandleFunc("/hooks/{endpoint}", s.hook)
+	mux.HandleFunc("/", s.auth(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path)
+	}))
+	return mux
+}
+
+// Serve listens on addr until ctx ends.
+func (s *Server) Serve(ctx context.Context, addr string) (net.Addr, error) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("admin API: listen on %s: %w (set gateway { admin_listen = \"127.0.0.1:PORT\" })", addr, err)
+	}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	go srv.Serve(lis)
+	return lis.Addr(), nil
+}
+
+// auth lets a request through only with the bearer token; anything else
+// gets 401 and nothing more.
+func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.Token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="syncgate"`)
+			writeError(w, http.StatusUnauthorized, "missing or wrong token: send Authorization: Bearer <the token in data_dir/"+TokenFile+">")
+			return
+		}
+		next(w, r)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// BindingStatus is one binding in /v1/status.
+type BindingStatus struct {
+	Name         string                     `json:"name"`
+	Paused       bool                       `json:"paused"`
+	PausedReason string                     `json:"paused_reason,omitempty"`
+	Queued       int                        `json:"queued"`
+	Retrying     int                        `json:"retrying"`
+	Blocked      int                        `json:"blocked"`
+	DeadLetters  int                        `json:"dead_letters"`
+	Entities     map[string]engine.Counters `json:"entities"`
+}
+
+// Status is /v1/status.
+type Status struct {
+	Bindings  []BindingStatus `json:"bindings"`
+	Endpoints []host.Status   `json:"endpoints"`
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	st, err := Collect(s.Engine.DB(), s.Engine.BindingNames(), s.Engine.Stats().Snapshot())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.Supervisors)) {
+		st.Endpoints = append(st.Endpoints, s.Supervisors[name].Status())
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// Collect reads every binding's status from the store; counters may be
+// nil (a stopped gateway has none).
+func Collect(db *store.DB, bindings []string, counters map[string]map[string]engine.Counters) (*Status, error) {
+	st := &Status{}
+	err := db.View(func(tx *store.Tx) error {
+		for _, b := range bindings {
+			bs := BindingStatus{Name: b, Entities: counters[b]}
+			if err := store.Scan(tx, store.QueuePrefix(b), func(_ []byte, c *store.Change) bool {
+				bs.Queued++
+				if c.Attempts > 0 {
+					bs.Retrying++
+				}
+				return true
+			}); err != nil {
+				return err
+			}
+			bs.Blocked = tx.CountKeys(store.BlockedPrefix(b))
+			bs.DeadLetters = tx.CountKeys(store.DeadLetterPrefix(b))
+			state, err := tx.BindingState(b)
+			if err != nil {
+				return err
+			}
+			bs.Paused, bs.PausedReason = state.Paused, state.PausedReason
+			st.Bindings = append(st.Bindings, bs)
+		}
+		return nil
+	})
+	return st, err
+}
+
+func (s *Server) blocked(w http.ResponseWriter, r *http.Request) {
+	list, err := listUnder[store.Blocked](s.Engine.DB(), s.bindingsOf(r), store.BlockedPrefix)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) {
+	list, err := listUnder[store.DeadLetter](s.Engine.DB(), s.bindingsOf(r), store.DeadLetterPrefix)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (s *Server) bindingsOf(r *http.Request) []string {
+	if b := r.URL.Query().Get("binding"); b != "" {
+		return []string{b}
+	}
+	return s.Engine.BindingNames()
+}
+
+func listUnder[T any](db *store.DB, bindings []string, prefix func(string) []byte) ([]T, error) {
+	out := []T{}
+	err := db.View(func(tx *store.Tx) error {
+		for _, b := range bindings {
+			if err := store.Scan(tx, prefix(b), func(_ []byte, v *T) bool { out = append(out, *v); return true }); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (s *Server) pause(w http.ResponseWriter, r *http.Request) {
+	reason := r.URL.Query().Get("reason")
+	if reason == "" {
+		reason = "paused by an operator"
+	}
+	s.act(w, r.PathValue("binding"), "paused", s.Engine.PauseBinding(r.PathValue("binding"), reason))
+}
+
+func (s *Server) resume(w http.ResponseWriter, r *http.Request) {
+	b := r.PathValue("binding")
+	if !contains(s.Engine.BindingNames(), b) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no binding %q", b))
+		return
+	}
+	s.act(w, b, "resumed", s.Engine.Resume(b, r.URL.Query().Get("allow_deletes") == "true"))
+}
+
+func (s *Server) retry(w http.ResponseWriter, r *http.Request) {
+	s.onDeadLetter(w, r, "requeued", s.Engine.RetryDeadLetter)
+}
+
+func (s *Server) drop(w http.ResponseWriter, r *http.Request) {
+	s.onDeadLetter(w, r, "dropped", s.Engine.DropDeadLetter)
+}
+
+func (s *Server) onDeadLetter(w http.ResponseWriter, r *http.Request, done string, fn func(binding string, seq uint64) error) {
+	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 64)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "the dead letter's number must be an integer")
+		return
+	}
+	s.act(w, r.PathValue("binding"), done, fn(r.PathValue("binding"), seq))
+}
+
+func (s *Server) act(w http.ResponseWriter, binding, done string, err error) {
+	if err != nil {
+		status := http.StatusInternalServerError
+		if strings.HasPrefix(err.Error(), "no ") {
+			status = http.StatusNotFound
+		}
+		writeError(w, status, err.Error())
+		return
+	}
+	s.Logger.Info("admin action", "binding", binding, "action", done)
+	writeJSON(w, http.StatusOK, map[string]string{"binding": binding, "result": done})
+}
+
+// backup streams a consistent copy of the database while the gateway runs.
+func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", `attachment; filename="syncgate.backup"`)
+	if err := s.Engine.DB().Backup(w); err != nil {
+		s.Logger.Error("backup failed", "error", err)
+	}
+}
+
+// hook hands a backend notification to its endpoint's connector, answers
+// the backend what the connector says, and wakes the feeds it names.
+func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
+	ep := r.PathValue("endpoint")
+	sup := s.Supervisors[ep]
+	if sup == nil {
+		http.NotFound(w, r)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
+	if err != nil {
+		http.Error(w, "cannot read the body", http.StatusBadRequest)
+		return
+	}
+	req := sdk.WebhookRequest{Method: r.Method, Path: r.URL.Path, Query: map[string]string{}, Headers: map[string]string{}, Body: body}
+	for k, v := range r.URL.Query() {
+		req.Query[k] = v[0]
+	}
+	for k, v := range r.Header {
+		req.Headers[k] = v[0]
+	}
+	inst := sup.Instance()
+	if inst == nil || !inst.Has("webhook") {
+		http.Error(w, "this endpoint takes no notifications", http.StatusNotFound)
+		return
+	}
+	var res sdk.WebhookResponse
+	err = sup.Do(r.Context(), "HandleWebhook", func(ctx context.Context, c *protocol.Client) (e error) {
+		res, e = c.HandleWebhook(ctx, req)
+		return e
+	})
+	if err != nil {
+		s.Logger.Warn("notification not handled", "endpoint", ep, "error", err)
+		http.Error(w, "notification not handled", http.StatusServiceUnavailable)
+		return
+	}
+	for _, h := range res.Hints {
+		s.Engine.Hint(ep, h.Feed)
+	}
+	for k, v := range res.Headers {
+		w.Header().Set(k, v)
+	}
+	if res.Status == 0 {
+		res.Status = http.StatusAccepted
+	}
+	w.WriteHeader(res.Status)
+	w.Write(res.Body)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,88 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/syncgate/syncgate/gateway/store"
+	"github.com/syncgate/syncgate/sdk"
+)
+
+// The operator's actions on a running engine (the admin API calls them).
+
+// PauseBinding pauses a binding now: its records wait for Resume.
+func (e *Engine) PauseBinding(binding, reason string) error {
+	if e.bindings[binding] == nil {
+		return fmt.Errorf("no binding %q", binding)
+	}
+	if err := Pause(e.db, binding, reason); err != nil {
+		return err
+	}
+	e.setPaused(binding, true)
+	return nil
+}
+
+// RetryDeadLetter puts a dead letter back in the sync table, its attempts
+// reset, and wakes the processor.
+func (e *Engine) RetryDeadLetter(binding string, seq uint64) error {
+	err := e.db.Update(func(tx *store.Tx) error {
+		d, err := tx.DeadLetter(binding, seq)
+		if err != nil {
+			return err
+		}
+		c := d.Change
+		c.Attempts, c.NotBefore, c.LastError = 0, time.Time{}, ""
+		if _, err := tx.EnqueueChange(c); err != nil {
+			return err
+		}
+		return tx.DeleteDeadLetter(binding, seq)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no dead letter %d for binding %q", seq, binding)
+	}
+	e.poke()
+	return err
+}
+
+// DropDeadLetter forgets a dead letter.
+func (e *Engine) DropDeadLetter(binding string, seq uint64) error {
+	return e.db.Update(func(tx *store.Tx) error {
+		if _, err := tx.DeadLetter(binding, seq); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("no dead letter %d for binding %q", seq, binding)
+			}
+			return err
+		}
+		return tx.DeleteDeadLetter(binding, seq)
+	})
+}
+
+// Hint asks for an early collect of an endpoint's feeds (all of them, or
+// the one feed named): a notification reached the gateway.
+func (e *Engine) Hint(endpoint string, feed sdk.Feed) {
+	select {
+	case e.hints <- hint{endpoint: endpoint, feed: feed}:
+	default: // a collect is already due; the feed stays the truth
+	}
+}
+
+type hint struct {
+	endpoint string
+	feed     sdk.Feed
+}
+
+func (h hint) matches(f *feed) bool {
+	return f.endpoint == h.endpoint && (h.feed.Name == "" || (h.feed.Name == f.name && (h.feed.Scope == "" || h.feed.Scope == f.scope)))
+}
+
+// BindingNames lists the engine's bindings.
+func (e *Engine) BindingNames() []string { return slices.Sorted(maps.Keys(e.bindings)) }
+
+// IsPaused reports whether a binding waits for an operator.
+func (e *Engine) IsPaused(binding string) bool { return e.isPaused(binding) }
+
+// DB is the engine's store, for read-only views.
+func (e *Engine) DB() *store.DB { return e.db }
