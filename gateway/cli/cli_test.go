@@ -377,3 +377,32 @@ func TestAdminAPIOnRunningGateway(t *testing.T) {
 		t.Fatal("no exit after SIGTERM")
 	}
 }
+
+func TestPlanCommand(t *testing.T) {
+	cfg, _, _ := setupConfig(t, `  on_blocked = "report"`)
+	dir := filepath.Dir(cfg)
+	crm := must(dirconnector.Open(filepath.Join(dir, "crm")))
+	crm.Create("alice@example.com", "contact", "", sdk.Fields{"given_name": sdk.String("Ada"), "surname": sdk.String("Lovelace")})
+	crm.Create("agent@example.com", "service_appointment", "", sdk.Fields{"subject": sdk.String("Repair"),
+		"resources": sdk.List(sdk.Map(map[string]sdk.Value{"address": sdk.String("alice@example.com")}))})
+	// Before the gateway ever ran, and again after a run with new changes.
+	for round := 0; round < 2; round++ {
+		code, out, errOut := run(t, "plan", "-config", cfg)
+		if code != 0 || !strings.Contains(out, "create  contact              on mail alice@example.com: Ada Lovelace") ||
+			!strings.Contains(out, "plan: 2 to create") || !strings.Contains(out, "nothing was written") {
+			t.Fatalf("round %d plan: %d\n%s%s", round, code, out, errOut)
+		}
+		mail := must(dirconnector.Open(filepath.Join(dir, "mailboxes")))
+		if items := must(mail.List("", "contact")); len(items) != round {
+			t.Fatalf("round %d: the plan wrote to the mailbox: %d contacts", round, len(items))
+		}
+		if round == 0 {
+			if code, out, errOut := run(t, "run", "--once", "-config", cfg); code != 0 {
+				t.Fatalf("run: %s%s", out, errOut)
+			}
+			crm.Create("alice@example.com", "contact", "", sdk.Fields{"given_name": sdk.String("Ada"), "surname": sdk.String("Lovelace")})
+			crm.Create("agent@example.com", "service_appointment", "", sdk.Fields{"subject": sdk.String("Repair"),
+				"resources": sdk.List(sdk.Map(map[string]sdk.Value{"address": sdk.String("alice@example.com")}))})
+		}
+	}
+}

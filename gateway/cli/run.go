@@ -63,28 +63,14 @@ func runGateway(ctx context.Context, cmd *cobra.Command, s *setup, once bool) er
 		return err
 	}
 	defer db.Close()
-	conns := map[string]engine.Conn{}
-	var sups []*host.Supervisor
+	conns, sups, err := startConnectors(ctx, s, log, db)
 	defer func() {
 		for _, sup := range sups {
 			sup.Stop()
 		}
 	}()
-	for _, ep := range s.cfg.Endpoints {
-		p := s.plugins[ep.Connector]
-		sup := host.NewSupervisor(host.SupervisorConfig{
-			Launch: host.LaunchConfig{Plugin: p, Endpoint: ep.Name, Lock: s.lock.Connectors[p.Name], LockFile: s.lock.Path,
-				Logger: log, LogLevel: hclog.LevelFromString(s.cfg.Gateway.LogLevel)},
-			Settings:    ep.Settings,
-			KV:          db.KV(ep.Name),
-			CallTimeout: ep.CallTimeout,
-		})
-		if err := sup.Start(ctx); err != nil {
-			return err
-		}
-		sups = append(sups, sup)
-		conns[ep.Name] = sup
-		log.Info("connector started", "endpoint", ep.Name, "connector", p.Name, "version", p.Manifest.Version, "pid", sup.Status().Pid)
+	if err != nil {
+		return err
 	}
 	eng, err := engine.New(ctx, engine.Options{Config: s.cfg, Conns: conns, DB: db, Logger: log, Hooks: EngineHooks})
 	if err != nil {
@@ -102,11 +88,7 @@ func runGateway(ctx context.Context, cmd *cobra.Command, s *setup, once bool) er
 	if err != nil {
 		return err
 	}
-	supByName := map[string]*host.Supervisor{}
-	for i, ep := range s.cfg.Endpoints {
-		supByName[ep.Name] = sups[i]
-	}
-	srv := &admin.Server{Engine: eng, Supervisors: supByName, Token: token, Logger: log}
+	srv := &admin.Server{Engine: eng, Supervisors: sups, Token: token, Logger: log}
 	addr, err := srv.Serve(ctx, s.cfg.Gateway.AdminListen)
 	if err != nil {
 		return err
@@ -116,6 +98,31 @@ func runGateway(ctx context.Context, cmd *cobra.Command, s *setup, once bool) er
 	err = eng.Run(ctx)
 	log.Info("stopping", "reason", context.Cause(ctx))
 	return err
+}
+
+// startConnectors launches every endpoint's connector under a supervisor,
+// its key-value store in db. On error, the ones started are returned too,
+// for the caller to stop.
+func startConnectors(ctx context.Context, s *setup, log hclog.Logger, db *store.DB) (map[string]engine.Conn, map[string]*host.Supervisor, error) {
+	conns := map[string]engine.Conn{}
+	sups := map[string]*host.Supervisor{}
+	for _, ep := range s.cfg.Endpoints {
+		p := s.plugins[ep.Connector]
+		sup := host.NewSupervisor(host.SupervisorConfig{
+			Launch: host.LaunchConfig{Plugin: p, Endpoint: ep.Name, Lock: s.lock.Connectors[p.Name], LockFile: s.lock.Path,
+				Logger: log, LogLevel: hclog.LevelFromString(s.cfg.Gateway.LogLevel)},
+			Settings:    ep.Settings,
+			KV:          db.KV(ep.Name),
+			CallTimeout: ep.CallTimeout,
+		})
+		if err := sup.Start(ctx); err != nil {
+			return nil, sups, err
+		}
+		sups[ep.Name] = sup
+		conns[ep.Name] = sup
+		log.Info("connector started", "endpoint", ep.Name, "connector", p.Name, "version", p.Manifest.Version, "pid", sup.Status().Pid)
+	}
+	return conns, sups, nil
 }
 
 func printTotals(cmd *cobra.Command, eng *engine.Engine, took time.Duration) {

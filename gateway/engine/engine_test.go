@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -463,5 +465,48 @@ func TestDeadLetterRetryAndDrop(t *testing.T) {
 	list()
 	if len(dead) != 0 {
 		t.Fatalf("dead letters left: %+v", dead)
+	}
+}
+
+// TestPlanWritesNothing plans a cycle on a copy of the database: the plan
+// lists the writes, and neither side nor the real database changes.
+func TestPlanWritesNothing(t *testing.T) {
+	w := newWorld(t, twoWayContacts)
+	w.create(w.crm, alice, "contact", contact("Ada", "Lovelace"))
+	w.sync()
+	w.create(w.crm, alice, "contact", contact("Bea", "Brown"))
+	w.update(w.crm, "", "contact", w.items(w.crm, "", "contact")[1], sdk.Fields{"job_title": sdk.String("Analyst")})
+	var backup bytes.Buffer
+	if err := w.db.Backup(&backup); err != nil {
+		t.Fatal(err)
+	}
+	copyDB, err := store.OpenCopy(&backup, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer copyDB.Close()
+	ops, eng, err := Plan(context.Background(), Options{Config: w.cfg, Conns: w.conn, DB: copyDB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, op := range ops {
+		kinds = append(kinds, fmt.Sprintf("%s %s %s", op.Endpoint, op.Op.Kind, op.Op.Fields["surname"].Str()))
+	}
+	sort.Strings(kinds)
+	want := []string{"mail create Brown", "mail update "}
+	if fmt.Sprint(kinds) != fmt.Sprint(want) {
+		t.Fatalf("planned %q, want %q", kinds, want)
+	}
+	if c := eng.Stats().Snapshot()["alice"]["contact"]; c.Created != 1 || c.Updated != 1 {
+		t.Fatalf("plan counters %+v", c)
+	}
+	if n := len(w.items(w.mail, alice, "contact")); n != 1 {
+		t.Fatalf("planning wrote to the mailbox: %d contacts", n)
+	}
+	// The real database still has everything to do.
+	w.sync()
+	if n := len(w.items(w.mail, alice, "contact")); n != 2 {
+		t.Fatalf("after planning, the real sync left the mailbox with %d contacts", n)
 	}
 }

@@ -78,11 +78,17 @@ func Open(opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database in %s: %w", opts.Dir, err)
 	}
+	return start(bdb, opts)
+}
+
+// start checks the schema, takes the sequence, and starts value-log GC.
+func start(bdb *badger.DB, opts Options) (*DB, error) {
 	db := &DB{bdb: bdb, log: opts.Logger}
 	if err := db.migrate(); err != nil {
 		bdb.Close()
 		return nil, err
 	}
+	var err error
 	if db.seq, err = bdb.GetSequence(MetaKey("seq"), 1000); err != nil {
 		bdb.Close()
 		return nil, fmt.Errorf("open sequence: %w", err)
@@ -190,6 +196,25 @@ func (db *DB) BackupToFile(path string) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// OpenCopy loads a backup into a new in-memory database: the state of a
+// gateway to dry-run against without touching the original.
+func OpenCopy(r io.Reader, logger hclog.Logger) (*DB, error) {
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	bdb, err := badger.Open(badger.DefaultOptions("").WithInMemory(true).WithLogger(badgerLogger{logger.Named("badger")}))
+	if err != nil {
+		return nil, err
+	}
+	// Load before the sequence is taken, so that new sequence numbers
+	// continue the copy's, never reuse them.
+	if err := bdb.Load(r, 256); err != nil {
+		bdb.Close()
+		return nil, fmt.Errorf("load the copy: %w", err)
+	}
+	return start(bdb, Options{InMemory: true, Logger: logger})
 }
 
 // Restore loads a backup into an empty database directory.
