@@ -100,6 +100,9 @@ type Gateway struct {
 	LockFile    string
 	LogLevel    string
 	AdminListen string
+	// BindingsFile is a CSV of bindings (name, mailbox, crm_user[,
+	// mailbox_endpoint, crm_endpoint]), read besides the binding blocks.
+	BindingsFile string
 }
 
 // Endpoint is one configured use of a connector. Settings, the reserved

@@ -407,3 +407,31 @@ policy "service_appointment" {
 		t.Errorf("diagnostics:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestBindingsFileAtScale reads 10,000 bindings from a CSV file beside the
+// binding blocks.
+func TestBindingsFileAtScale(t *testing.T) {
+	setEnv(t)
+	dir := t.TempDir()
+	var csv strings.Builder
+	csv.WriteString("name,crm_user,mailbox\n")
+	for i := 0; i < 10000; i++ {
+		fmt.Fprintf(&csv, "user%05d,user%05d@example.com,user%05d@example.com\n", i, i, i)
+	}
+	os.WriteFile(filepath.Join(dir, "bindings.csv"), []byte(csv.String()), 0o644)
+	src, _ := os.ReadFile("testdata/bindings_file.hcl")
+	os.MkdirAll(filepath.Join(dir, "secrets"), 0o755)
+	os.WriteFile(filepath.Join(dir, "secrets", "crm.txt"), []byte("s3cret-from-file\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "syncgate.hcl"), src, 0o644)
+	cfg, diags := load(t, filepath.Join(dir, "syncgate.hcl"))
+	if diags.HasErrors() {
+		t.Fatal(manifest.FormatDiagnostics(diags))
+	}
+	if len(cfg.Bindings) != 10001 {
+		t.Fatalf("%d bindings, want 10,001", len(cfg.Bindings))
+	}
+	b := cfg.Binding("user09999")
+	if b == nil || b.Mailbox != "user09999@example.com" || b.MailboxEndpoint != "mail" || b.CRMEndpoint != "crm" {
+		t.Fatalf("binding %+v", b)
+	}
+}

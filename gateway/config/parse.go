@@ -26,7 +26,7 @@ var rootSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 }}
 
 var gatewaySchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
-	{Name: "data_dir"}, {Name: "plugin_dir"}, {Name: "lock_file"}, {Name: "log_level"}, {Name: "admin_listen"},
+	{Name: "data_dir"}, {Name: "plugin_dir"}, {Name: "lock_file"}, {Name: "log_level"}, {Name: "admin_listen"}, {Name: "bindings_file"},
 }}
 
 var bindingSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
@@ -94,6 +94,9 @@ func Parse(path string) (*Config, hcl.Diagnostics) {
 			p.policy(b)
 		}
 	}
+	if c.Gateway.BindingsFile != "" {
+		p.bindingsFile(c.Gateway.BindingsFile, p.bindingsFileRange)
+	}
 	// hcl reports unsupported arguments in map order: sorting keeps the
 	// output the same from run to run.
 	manifest.SortDiagnostics(p.diags)
@@ -101,9 +104,10 @@ func Parse(path string) (*Config, hcl.Diagnostics) {
 }
 
 type parser struct {
-	cfg   *Config
-	ctx   *hcl.EvalContext
-	diags hcl.Diagnostics
+	cfg               *Config
+	ctx               *hcl.EvalContext
+	diags             hcl.Diagnostics
+	bindingsFileRange hcl.Range
 }
 
 func (p *parser) errorf(rng *hcl.Range, summary, detail string, args ...any) {
@@ -190,6 +194,15 @@ func (p *parser) gateway(b *hcl.Block) {
 				} else {
 					g.AdminListen = s
 				}
+			}
+		}
+	}
+	if b != nil {
+		content, _ := b.Body.Content(gatewaySchema)
+		if a := content.Attributes["bindings_file"]; a != nil {
+			if s, ok := p.str(a); ok {
+				g.BindingsFile = p.cfg.path(s)
+				p.bindingsFileRange = a.Range
 			}
 		}
 	}
