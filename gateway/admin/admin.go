@@ -23,6 +23,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -68,10 +69,26 @@ func LoadOrCreateToken(dataDir string) (string, error) {
 
 // Server is the admin API of one running gateway.
 type Server struct {
-	Engine      *engine.Engine
-	Supervisors map[string]*host.Supervisor
-	Token       string
-	Logger      hclog.Logger
+	Token  string
+	Logger hclog.Logger
+
+	mu   sync.Mutex
+	eng  *engine.Engine
+	sups map[string]*host.Supervisor
+}
+
+// Use points the API at an engine and its connectors; a config reload
+// calls it again with the new ones.
+func (s *Server) Use(eng *engine.Engine, sups map[string]*host.Supervisor) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.eng, s.sups = eng, sups
+}
+
+func (s *Server) current() (*engine.Engine, map[string]*host.Supervisor) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.eng, s.sups
 }
 
 // Handler returns the API's routes.
@@ -154,13 +171,14 @@ type Status struct {
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
-	st, err := Collect(s.Engine.DB(), s.Engine.BindingNames(), s.Engine.Stats().Snapshot())
+	eng, sups := s.current()
+	st, err := Collect(eng.DB(), eng.BindingNames(), eng.Stats().Snapshot())
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	for _, name := range slices.Sorted(maps.Keys(s.Supervisors)) {
-		st.Endpoints = append(st.Endpoints, s.Supervisors[name].Status())
+	for _, name := range slices.Sorted(maps.Keys(sups)) {
+		st.Endpoints = append(st.Endpoints, sups[name].Status())
 	}
 	writeJSON(w, http.StatusOK, st)
 }
@@ -196,7 +214,7 @@ func Collect(db *store.DB, bindings []string, counters map[string]map[string]eng
 }
 
 func (s *Server) blocked(w http.ResponseWriter, r *http.Request) {
-	list, err := listUnder[store.Blocked](s.Engine.DB(), s.bindingsOf(r), store.BlockedPrefix)
+	list, err := listUnder[store.Blocked](s.engine().DB(), s.bindingsOf(r), store.BlockedPrefix)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
@@ -205,7 +223,7 @@ func (s *Server) blocked(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) {
-	list, err := listUnder[store.DeadLetter](s.Engine.DB(), s.bindingsOf(r), store.DeadLetterPrefix)
+	list, err := listUnder[store.DeadLetter](s.engine().DB(), s.bindingsOf(r), store.DeadLetterPrefix)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
@@ -217,7 +235,7 @@ func (s *Server) bindingsOf(r *http.Request) []string {
 	if b := r.URL.Query().Get("binding"); b != "" {
 		return []string{b}
 	}
-	return s.Engine.BindingNames()
+	return s.engine().BindingNames()
 }
 
 func listUnder[T any](db *store.DB, bindings []string, prefix func(string) []byte) ([]T, error) {
@@ -238,24 +256,24 @@ func (s *Server) pause(w http.ResponseWriter, r *http.Request) {
 	if reason == "" {
 		reason = "paused by an operator"
 	}
-	s.act(w, r.PathValue("binding"), "paused", s.Engine.PauseBinding(r.PathValue("binding"), reason))
+	s.act(w, r.PathValue("binding"), "paused", s.engine().PauseBinding(r.PathValue("binding"), reason))
 }
 
 func (s *Server) resume(w http.ResponseWriter, r *http.Request) {
 	b := r.PathValue("binding")
-	if !contains(s.Engine.BindingNames(), b) {
+	if !contains(s.engine().BindingNames(), b) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no binding %q", b))
 		return
 	}
-	s.act(w, b, "resumed", s.Engine.Resume(b, r.URL.Query().Get("allow_deletes") == "true"))
+	s.act(w, b, "resumed", s.engine().Resume(b, r.URL.Query().Get("allow_deletes") == "true"))
 }
 
 func (s *Server) retry(w http.ResponseWriter, r *http.Request) {
-	s.onDeadLetter(w, r, "requeued", s.Engine.RetryDeadLetter)
+	s.onDeadLetter(w, r, "requeued", s.engine().RetryDeadLetter)
 }
 
 func (s *Server) drop(w http.ResponseWriter, r *http.Request) {
-	s.onDeadLetter(w, r, "dropped", s.Engine.DropDeadLetter)
+	s.onDeadLetter(w, r, "dropped", s.engine().DropDeadLetter)
 }
 
 func (s *Server) onDeadLetter(w http.ResponseWriter, r *http.Request, done string, fn func(binding string, seq uint64) error) {
@@ -284,7 +302,7 @@ func (s *Server) act(w http.ResponseWriter, binding, done string, err error) {
 func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", `attachment; filename="syncgate.backup"`)
-	if err := s.Engine.DB().Backup(w); err != nil {
+	if err := s.engine().DB().Backup(w); err != nil {
 		s.Logger.Error("backup failed", "error", err)
 	}
 }
@@ -293,7 +311,8 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
 // the backend what the connector says, and wakes the feeds it names.
 func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 	ep := r.PathValue("endpoint")
-	sup := s.Supervisors[ep]
+	_, sups := s.current()
+	sup := sups[ep]
 	if sup == nil {
 		http.NotFound(w, r)
 		return
@@ -326,7 +345,7 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, h := range res.Hints {
-		s.Engine.Hint(ep, h.Feed)
+		s.engine().Hint(ep, h.Feed)
 	}
 	for k, v := range res.Headers {
 		w.Header().Set(k, v)
@@ -336,6 +355,11 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(res.Status)
 	w.Write(res.Body)
+}
+
+func (s *Server) engine() *engine.Engine {
+	eng, _ := s.current()
+	return eng
 }
 
 func contains(list []string, s string) bool {

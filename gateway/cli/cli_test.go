@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -405,4 +406,93 @@ func TestPlanCommand(t *testing.T) {
 				"resources": sdk.List(sdk.Map(map[string]sdk.Value{"address": sdk.String("alice@example.com")}))})
 		}
 	}
+}
+
+func TestReloadOnSIGHUP(t *testing.T) {
+	cfg, _, _ := setupConfig(t, `  on_blocked = "report"`)
+	lis, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := lis.Addr().String()
+	lis.Close()
+	src := string(must(os.ReadFile(cfg)))
+	src = strings.Replace(src, `data_dir   = "data"`, `data_dir   = "data"
+  admin_listen = "`+addr+`"`, 1)
+	src = strings.Replace(src, `dir = "mailboxes"`, `dir = "mailboxes"
+  poll_interval = "200ms"`, 1)
+	src = strings.Replace(src, `dir = "crm"`, `dir = "crm"
+  poll_interval = "200ms"`, 1)
+	src += "\npolicy \"contact\" {\n  tracking {\n    mode = \"all\"\n  }\n}\n"
+	os.WriteFile(cfg, []byte(src), 0o644)
+	dir := filepath.Dir(cfg)
+	crm := must(dirconnector.Open(filepath.Join(dir, "crm")))
+	mail := must(dirconnector.Open(filepath.Join(dir, "mailboxes")))
+	crm.Create("alice@example.com", "contact", "", sdk.Fields{"surname": sdk.String("For Alice")})
+	crm.Create("bob@example.com", "contact", "", sdk.Fields{"surname": sdk.String("For Bob")})
+
+	gate := filepath.Join(t.TempDir(), "syncgate")
+	if out, err := exec.Command("go", "build", "-o", gate, "../cmd/syncgate").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(gate, "run", "-config", cfg)
+	var logs syncBuffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s:\n%s", what, logs.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	count := func(scope string) int { return len(must(mail.List(scope, "contact"))) }
+	waitFor("alice's contact", func() bool { return count("alice@example.com") == 1 })
+	if count("bob@example.com") != 0 {
+		t.Fatal("bob is not bound yet, but got his contact")
+	}
+
+	// A broken config is refused, and the gateway goes on.
+	os.WriteFile(cfg, []byte(src+"\nbinding \"bob\" {\n  mailbox = \n}\n"), 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor("the refusal in the log", func() bool { return strings.Contains(logs.String(), "configuration not reloaded") })
+	crm.Create("alice@example.com", "contact", "", sdk.Fields{"surname": sdk.String("Also For Alice")})
+	waitFor("alice's second contact", func() bool { return count("alice@example.com") == 2 })
+
+	// A good one binds bob without a restart.
+	os.WriteFile(cfg, []byte(src+"\nbinding \"bob\" {\n  mailbox  = \"bob@example.com\"\n  crm_user = \"bob@example.com\"\n}\n"), 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor("the reload", func() bool { return strings.Contains(logs.String(), "configuration reloaded: bindings=2") })
+	waitFor("bob's contact", func() bool { return count("bob@example.com") == 1 })
+	if count("alice@example.com") != 2 || len(must(crm.List("", "contact"))) != 3 {
+		t.Fatalf("after the reload: alice %d, CRM %d", count("alice@example.com"), len(must(crm.List("", "contact"))))
+	}
+	if strings.Count(logs.String(), "connector started") != 2 {
+		t.Fatalf("unchanged endpoints were restarted by the reload:\n%s", logs.String())
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v\n%s", err, logs.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a process's writes and a test's reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -18,9 +18,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/syncgate/syncgate/gateway/admin"
+	"github.com/syncgate/syncgate/gateway/config"
 	"github.com/syncgate/syncgate/gateway/engine"
 	"github.com/syncgate/syncgate/gateway/host"
 	"github.com/syncgate/syncgate/gateway/store"
+	"github.com/syncgate/syncgate/sdk/manifest"
 )
 
 // EngineHooks lets a test build of syncgate stop at the engine's named
@@ -65,7 +67,7 @@ func runGateway(ctx context.Context, cmd *cobra.Command, s *setup, once bool) er
 	defer db.Close()
 	conns, sups, err := startConnectors(ctx, s, log, db)
 	defer func() {
-		for _, sup := range sups {
+		for _, sup := range sups { // the map a reload keeps up to date
 			sup.Stop()
 		}
 	}()
@@ -88,25 +90,106 @@ func runGateway(ctx context.Context, cmd *cobra.Command, s *setup, once bool) er
 	if err != nil {
 		return err
 	}
-	srv := &admin.Server{Engine: eng, Supervisors: sups, Token: token, Logger: log}
+	srv := &admin.Server{Token: token, Logger: log}
+	srv.Use(eng, sups)
 	addr, err := srv.Serve(ctx, s.cfg.Gateway.AdminListen)
 	if err != nil {
 		return err
 	}
 	log.Info("admin API listening", "url", "http://"+addr.String(), "token_file", filepath.Join(s.cfg.Gateway.DataDir, admin.TokenFile))
-	log.Info("syncing", "bindings", len(s.cfg.Bindings), "data_dir", s.cfg.Gateway.DataDir)
-	err = eng.Run(ctx)
-	log.Info("stopping", "reason", context.Cause(ctx))
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		log.Info("syncing", "bindings", len(s.cfg.Bindings), "data_dir", s.cfg.Gateway.DataDir)
+		engCtx, stopEngine := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func(eng *engine.Engine) { done <- eng.Run(engCtx) }(eng)
+		var next *setup
+		for next == nil {
+			select {
+			case <-ctx.Done():
+				stopEngine()
+				err := <-done
+				log.Info("stopping", "reason", context.Cause(ctx))
+				return err
+			case <-hup:
+				next = reload(s, log)
+			}
+		}
+		// Stop the engine at a clean point: what it had in hand stays in
+		// the sync table and is taken up by the next one.
+		stopEngine()
+		if err := <-done; err != nil {
+			return err
+		}
+		if err := reconcileConnectors(ctx, s, next, log, db, sups); err != nil {
+			return err
+		}
+		conns := map[string]engine.Conn{}
+		for name, sup := range sups {
+			conns[name] = sup
+		}
+		s = next
+		if eng, err = engine.New(ctx, engine.Options{Config: s.cfg, Conns: conns, DB: db, Logger: log, Hooks: EngineHooks}); err != nil {
+			return err
+		}
+		srv.Use(eng, sups)
+		log.Info("configuration reloaded", "bindings", len(s.cfg.Bindings), "endpoints", len(s.cfg.Endpoints))
+	}
+}
+
+// reload reads the configuration again; nil, with every problem logged,
+// when it is not valid (the gateway goes on with the one it has).
+func reload(cur *setup, log hclog.Logger) *setup {
+	log.Info("SIGHUP: reloading the configuration", "file", cur.cfg.Filename)
+	next, diags := load(cur.cfg.Filename)
+	if diags.HasErrors() {
+		for _, d := range diags {
+			log.Error("configuration not reloaded", "problem", manifest.FormatDiagnostic(d))
+		}
+		return nil
+	}
+	if next.cfg.Gateway.DataDir != cur.cfg.Gateway.DataDir || next.cfg.Gateway.AdminListen != cur.cfg.Gateway.AdminListen {
+		log.Warn("data_dir and admin_listen change only with a restart; the reload keeps the old ones")
+		next.cfg.Gateway.DataDir, next.cfg.Gateway.AdminListen = cur.cfg.Gateway.DataDir, cur.cfg.Gateway.AdminListen
+	}
+	return next
+}
+
+// reconcileConnectors stops the connectors of removed or changed endpoints
+// and starts those of added or changed ones; unchanged ones keep running.
+func reconcileConnectors(ctx context.Context, cur, next *setup, log hclog.Logger, db *store.DB, sups map[string]*host.Supervisor) error {
+	for name, sup := range sups {
+		old, now := cur.cfg.Endpoint(name), next.cfg.Endpoint(name)
+		if now == nil || !sameEndpoint(cur, next, old, now) {
+			sup.Stop()
+			delete(sups, name)
+			log.Info("connector stopped", "endpoint", name)
+		}
+	}
+	_, started, err := startConnectors(ctx, next, log, db, func(name string) bool { return sups[name] == nil })
+	for name, sup := range started {
+		sups[name] = sup
+	}
 	return err
+}
+
+func sameEndpoint(cur, next *setup, a, b *config.Endpoint) bool {
+	return a.Connector == b.Connector && a.Settings.Equal(b.Settings) && a.CallTimeout == b.CallTimeout &&
+		cur.lock.Connectors[a.Connector] == next.lock.Connectors[b.Connector]
 }
 
 // startConnectors launches every endpoint's connector under a supervisor,
 // its key-value store in db. On error, the ones started are returned too,
 // for the caller to stop.
-func startConnectors(ctx context.Context, s *setup, log hclog.Logger, db *store.DB) (map[string]engine.Conn, map[string]*host.Supervisor, error) {
+func startConnectors(ctx context.Context, s *setup, log hclog.Logger, db *store.DB, only ...func(endpoint string) bool) (map[string]engine.Conn, map[string]*host.Supervisor, error) {
 	conns := map[string]engine.Conn{}
 	sups := map[string]*host.Supervisor{}
 	for _, ep := range s.cfg.Endpoints {
+		if len(only) > 0 && !only[0](ep.Name) {
+			continue
+		}
 		p := s.plugins[ep.Connector]
 		sup := host.NewSupervisor(host.SupervisorConfig{
 			Launch: host.LaunchConfig{Plugin: p, Endpoint: ep.Name, Lock: s.lock.Connectors[p.Name], LockFile: s.lock.Path,

@@ -25,6 +25,11 @@ func (e *Engine) collect(ctx context.Context, f *feed) (int, error) {
 	}); err != nil {
 		return 0, err
 	}
+	if f.scope == "" && cursor != nil {
+		if err := e.backfill(ctx, f); err != nil {
+			return 0, err
+		}
+	}
 	pending, err := conn.PrepareSync(ctx, sf, cursor)
 	if sdk.IsKind(err, sdk.ErrResyncRequired) {
 		return e.resync(ctx, f, err)
@@ -74,12 +79,79 @@ func (e *Engine) collect(ctx context.Context, f *feed) (int, error) {
 	if len(held) > 0 || last == nil {
 		return total, fmt.Errorf("feed %s: the connector ended a round without a cursor after its last page", f)
 	}
+	if cursor == nil && f.scope == "" {
+		// A full enumeration: every binding of the feed has had it.
+		if err := e.db.Update(func(tx *store.Tx) error { return e.markEnumerated(tx, f, f.bindings) }); err != nil {
+			return total, err
+		}
+	}
 	if err := conn.PostSync(ctx, sf, last); err != nil {
 		// Harmless: the records are stored; the next round replays from the
 		// stored cursor, which the connector must accept.
 		e.log.Warn("PostSync failed", "feed", f.String(), "error", err)
 	}
 	return total, nil
+}
+
+// backfill gives the bindings that joined a shared endpoint feed after its
+// first enumeration (a binding added by a reload) what they missed: the
+// feed read in full from an empty cursor, routed to them alone, without
+// moving the feed's cursor.
+func (e *Engine) backfill(ctx context.Context, f *feed) error {
+	var fresh []*binding
+	if err := e.db.View(func(tx *store.Tx) error {
+		for _, b := range f.bindings {
+			st, err := tx.BindingState(b.name)
+			if err != nil {
+				return err
+			}
+			if !st.Enumerated[f.endpoint+"/"+f.name] {
+				fresh = append(fresh, b)
+			}
+		}
+		return nil
+	}); err != nil || len(fresh) == 0 {
+		return err
+	}
+	names := map[string]bool{}
+	for _, b := range fresh {
+		names[b.name] = true
+	}
+	e.log.Info("reading a shared feed in full for new bindings", "feed", f.String(), "bindings", len(fresh))
+	conn := e.opts.Conns[f.endpoint]
+	var token []byte
+	for {
+		page, err := conn.GetSyncData(ctx, sdk.SyncDataRequest{Feed: sdk.Feed{Name: f.name}, PageToken: token, Max: e.opts.PageSize})
+		if err != nil {
+			return fmt.Errorf("feed %s: backfill: %w", f, err)
+		}
+		if _, err := e.storeRecords(f, page.Records, nil, func(b string) bool { return names[b] }); err != nil {
+			return err
+		}
+		if len(page.NextPageToken) == 0 {
+			break
+		}
+		token = page.NextPageToken
+	}
+	e.poke()
+	return e.db.Update(func(tx *store.Tx) error { return e.markEnumerated(tx, f, fresh) })
+}
+
+func (e *Engine) markEnumerated(tx *store.Tx, f *feed, bindings []*binding) error {
+	for _, b := range bindings {
+		st, err := tx.BindingState(b.name)
+		if err != nil {
+			return err
+		}
+		if st.Enumerated == nil {
+			st.Enumerated = map[string]bool{}
+		}
+		st.Enumerated[f.endpoint+"/"+f.name] = true
+		if err := tx.PutBindingState(b.name, st); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // resync forgets a feed's cursor so that the next collect enumerates it
@@ -98,6 +170,12 @@ var errResync = errors.New("resync required: cursor dropped")
 // store routes records to bindings and writes them with the cursor that
 // follows them, in one transaction.
 func (e *Engine) store(f *feed, records []sdk.ChangeRecord, cursor []byte) (int, error) {
+	return e.storeRecords(f, records, cursor, nil)
+}
+
+// storeRecords is store, for the bindings only admits (all when nil), and
+// without a cursor when cursor is nil.
+func (e *Engine) storeRecords(f *feed, records []sdk.ChangeRecord, cursor []byte, only func(binding string) bool) (int, error) {
 	n := 0
 	now := time.Now().UTC()
 	err := e.db.Update(func(tx *store.Tx) error {
@@ -113,6 +191,9 @@ func (e *Engine) store(f *feed, records []sdk.ChangeRecord, cursor []byte) (int,
 				return err
 			}
 			for b, kind := range targets {
+				if only != nil && !only(b) {
+					continue
+				}
 				c := store.Change{Binding: b, Side: f.side, Ref: ref, Kind: kind, Version: r.Version,
 					Modified: r.Modified, CorrelationKey: r.CorrelationKey, Enqueued: now}
 				if _, err := tx.EnqueueChange(c); err != nil {
@@ -129,6 +210,9 @@ func (e *Engine) store(f *feed, records []sdk.ChangeRecord, cursor []byte) (int,
 			if err := e.guardDeletes(tx, be[0], be[1]); err != nil {
 				return err
 			}
+		}
+		if cursor == nil {
+			return nil
 		}
 		return tx.SetCursor(f.endpoint, f.name, f.scope, cursor)
 	})

@@ -150,9 +150,10 @@ type BindingState struct {
 	// AllowDeletesUntil lets deletes through the mass-delete guard until
 	// then: an operator confirmed them (resume --allow-deletes).
 	AllowDeletesUntil time.Time `json:"allow_deletes_until,omitempty"`
-	// InitialSyncDone is set when the first full enumeration of both sides
-	// has been processed.
-	InitialSyncDone bool `json:"initial_sync_done,omitempty"`
+	// Enumerated lists the endpoint feeds (endpoint/feed) that have been
+	// read in full for this binding: a binding added later gets a
+	// backfill of each shared feed it was not there for.
+	Enumerated map[string]bool `json:"enumerated,omitempty"`
 }
 
 // Intent records that a create is about to be sent.
