@@ -99,6 +99,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/dead-letters", s.auth(s.deadLetters))
 	mux.HandleFunc("POST /v1/bindings/{binding}/pause", s.auth(s.pause))
 	mux.HandleFunc("POST /v1/bindings/{binding}/resume", s.auth(s.resume))
+	mux.HandleFunc("POST /v1/bindings/{binding}/resync", s.auth(s.resync))
 	mux.HandleFunc("POST /v1/dead-letters/{binding}/{seq}/retry", s.auth(s.retry))
 	mux.HandleFunc("POST /v1/dead-letters/{binding}/{seq}/drop", s.auth(s.drop))
 	mux.HandleFunc("GET /v1/backup", s.auth(s.backup))
@@ -266,6 +267,10 @@ func (s *Server) resume(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.act(w, b, "resumed", s.engine().Resume(b, r.URL.Query().Get("allow_deletes") == "true"))
+}
+
+func (s *Server) resync(w http.ResponseWriter, r *http.Request) {
+	s.act(w, r.PathValue("binding"), "resync started", s.engine().Resync(r.PathValue("binding")))
 }
 
 func (s *Server) retry(w http.ResponseWriter, r *http.Request) {

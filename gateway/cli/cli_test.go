@@ -259,6 +259,12 @@ func TestPauseResumeStatus(t *testing.T) {
 	if code, out, _ := run(t, "resume", "alice", "--allow-deletes", "-config", cfg); code != 0 || !strings.Contains(out, "deletes pass the mass-delete guard for the next hour") {
 		t.Fatalf("resume: %s", out)
 	}
+	if code, out, errOut := run(t, "resync", "alice", "-config", cfg); code != 0 || !strings.Contains(out, "enumerated again") {
+		t.Fatalf("resync: %s%s", out, errOut)
+	}
+	if code, out, errOut := run(t, "run", "--once", "-config", cfg); code != 0 || !strings.Contains(out, " 0 created") {
+		t.Fatalf("run after resync: %s%s", out, errOut)
+	}
 	if _, out, _ := run(t, "status", "-config", cfg); !strings.Contains(out, "alice") || !strings.Contains(out, "active") {
 		t.Fatalf("status after resume: %s", out)
 	}

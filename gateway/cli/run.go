@@ -351,6 +351,36 @@ gateway's data when none runs.`,
 	return cmd
 }
 
+func resyncCmd() *cobra.Command {
+	var path string
+	cmd := &cobra.Command{
+		Use:   "resync BINDING",
+		Short: "Enumerate everything a binding sees again, on both sides, and match it (nothing is created twice)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := mustLoad(cmd, path)
+			if err != nil {
+				return err
+			}
+			if err := bindingArg(s, args[0]); err != nil {
+				return err
+			}
+			var ignored map[string]string
+			if err := withGateway(s, func(c *admin.Client) error {
+				return c.Post("/v1/bindings/"+url.PathEscape(args[0])+"/resync", &ignored)
+			}, func(db *store.DB) error {
+				return engine.ResyncStored(db, s.cfg, args[0])
+			}); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "binding %s will be enumerated again and matched\n", args[0])
+			return nil
+		},
+	}
+	configFlag(cmd, &path)
+	return cmd
+}
+
 func printStatus(cmd *cobra.Command, st *admin.Status) {
 	out := cmd.OutOrStdout()
 	for _, b := range st.Bindings {

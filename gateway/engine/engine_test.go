@@ -510,3 +510,28 @@ func TestPlanWritesNothing(t *testing.T) {
 		t.Fatalf("after planning, the real sync left the mailbox with %d contacts", n)
 	}
 }
+
+// TestResyncMatchesEverything: after a resync, the binding's items are
+// enumerated again on both sides and matched: nothing is created twice, and
+// a change made meanwhile arrives.
+func TestResyncMatchesEverything(t *testing.T) {
+	w := newWorld(t, twoWayContacts)
+	for i := 0; i < 5; i++ {
+		w.create(w.crm, alice, "contact", contact(fmt.Sprintf("C%d", i), "CRM"))
+		w.create(w.mail, alice, "contact", contact(fmt.Sprintf("M%d", i), "Mailbox"))
+	}
+	w.sync()
+	if err := w.eng.Resync("alice"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.eng.Resync("nobody"); err == nil {
+		t.Fatal("resync of an unknown binding succeeded")
+	}
+	w.sync()
+	if n, m := len(w.items(w.crm, "", "contact")), len(w.items(w.mail, alice, "contact")); n != 10 || m != 10 {
+		t.Fatalf("after a resync: CRM %d, mailbox %d contacts; want 10 and 10", n, m)
+	}
+	if c := w.counters("alice", "contact"); c.Created != 10 {
+		t.Fatalf("counters %+v: the resync created something", c)
+	}
+}

@@ -7,8 +7,10 @@ import (
 	"slices"
 	"time"
 
+	"github.com/syncgate/syncgate/gateway/config"
 	"github.com/syncgate/syncgate/gateway/store"
 	"github.com/syncgate/syncgate/sdk"
+	"github.com/syncgate/syncgate/sdk/manifest"
 )
 
 // The operator's actions on a running engine (the admin API calls them).
@@ -86,3 +88,67 @@ func (e *Engine) IsPaused(binding string) bool { return e.isPaused(binding) }
 
 // DB is the engine's store, for read-only views.
 func (e *Engine) DB() *store.DB { return e.db }
+
+// Resync makes the next collect enumerate everything the binding sees, on
+// both sides, and match it against the correlations (nothing is created
+// twice): its own feeds forget their cursors, and the shared feeds it is
+// part of give it a backfill.
+func (e *Engine) Resync(binding string) error {
+	b := e.bindings[binding]
+	if b == nil {
+		return fmt.Errorf("no binding %q", binding)
+	}
+	err := e.db.Update(func(tx *store.Tx) error {
+		for _, f := range e.feeds {
+			if !containsBinding(f.bindings, b) {
+				continue
+			}
+			if f.scope != "" {
+				if err := tx.DeleteCursor(f.endpoint, f.name, f.scope); err != nil {
+					return err
+				}
+			}
+		}
+		st, err := tx.BindingState(binding)
+		if err != nil {
+			return err
+		}
+		st.Enumerated = nil
+		return tx.PutBindingState(binding, st)
+	})
+	if err == nil {
+		for _, f := range e.feeds {
+			if containsBinding(f.bindings, b) {
+				e.Hint(f.endpoint, sdk.Feed{Name: f.name, Scope: f.scope})
+			}
+		}
+	}
+	return err
+}
+
+// ResyncStored is Resync on a stopped gateway's data: the binding's own
+// feeds (from the manifests) forget their cursors, and its shared feeds
+// will give it a backfill at the next start.
+func ResyncStored(db *store.DB, cfg *config.Config, binding string) error {
+	b := cfg.Binding(binding)
+	if b == nil {
+		return fmt.Errorf("no binding %q", binding)
+	}
+	return db.Update(func(tx *store.Tx) error {
+		for _, sd := range []struct{ endpoint, scope string }{{b.MailboxEndpoint, b.Mailbox}, {b.CRMEndpoint, b.CRMUser}} {
+			for _, me := range cfg.Endpoint(sd.endpoint).Manifest.Entities {
+				if me.Feed == manifest.FeedScope {
+					if err := tx.DeleteCursor(sd.endpoint, me.FeedName, sd.scope); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		st, err := tx.BindingState(binding)
+		if err != nil {
+			return err
+		}
+		st.Enumerated = nil
+		return tx.PutBindingState(binding, st)
+	})
+}
