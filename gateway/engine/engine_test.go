@@ -535,3 +535,51 @@ func TestResyncMatchesEverything(t *testing.T) {
 		t.Fatalf("counters %+v: the resync created something", c)
 	}
 }
+
+// TestDeleteReachesEveryCopy: a meeting with two bound attendees, deleted
+// on one side, is deleted in every copy.
+func TestDeleteReachesEveryCopy(t *testing.T) {
+	for _, from := range []string{"crm", "mailbox"} {
+		t.Run("deleted_in_"+from, func(t *testing.T) {
+			w := newWorld(t, `
+policy "appointment" {
+  operation "delete" {
+    direction = "bidirectional"
+  }
+  deletes {
+    from_mailbox = "propagate"
+  }
+}`)
+			attendees := sdk.List(
+				sdk.Map(map[string]sdk.Value{"address": sdk.String(alice)}),
+				sdk.Map(map[string]sdk.Value{"address": sdk.String(bob)}))
+			meeting := w.create(w.crm, "carol@example.com", "appointment", sdk.Fields{"subject": sdk.String("Review"), "attendees": attendees, "ical_uid": sdk.String("uid-del")})
+			w.sync()
+			w.one(w.mail, alice, "appointment")
+			w.one(w.mail, bob, "appointment")
+			if from == "crm" {
+				if err := w.crm.Delete("", "appointment", meeting.ID, ""); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := w.mail.Delete(alice, "appointment", w.one(w.mail, alice, "appointment").ID, ""); err != nil {
+				t.Fatal(err)
+			}
+			w.sync()
+			for _, who := range []string{alice, bob} {
+				if n := len(w.items(w.mail, who, "appointment")); n != 0 {
+					t.Errorf("%s still has %d copies of the deleted meeting", who, n)
+				}
+			}
+			if n := len(w.items(w.crm, "", "appointment")); n != 0 {
+				t.Errorf("the CRM still has the deleted meeting")
+			}
+			var corrs int
+			w.db.View(func(tx *store.Tx) error {
+				return store.Scan(tx, []byte("c\x00\x00"), func(_ []byte, c *store.Correlation) bool { corrs++; return true })
+			})
+			if corrs != 0 {
+				t.Errorf("%d correlations left for a deleted item", corrs)
+			}
+		})
+	}
+}

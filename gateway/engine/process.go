@@ -561,16 +561,15 @@ func (e *Engine) removal(ctx context.Context, j *job) error {
 		}
 	}
 	snapshot := *j.corr
-	if j.S == store.SideCRM {
+	snapshot.Mailbox = append([]*store.Copy(nil), j.corr.Mailbox...)
+	// This binding's pair ends, whatever happened. The CRM copy is
+	// forgotten only when the CRM record is gone and no other binding
+	// still holds a copy: their bindings get the CRM record's delete too,
+	// and must find the CRM copy to act on it.
+	j.corr.RemoveMailboxCopy(j.b.name)
+	crmGone := (j.S == store.SideCRM && j.c.Kind == sdk.ChangeDelete) || (j.S == store.SideMailbox && propagate)
+	if crmGone && len(j.corr.Mailbox) == 0 {
 		j.corr.CRM = nil
-		if propagate {
-			j.corr.RemoveMailboxCopy(j.b.name)
-		}
-	} else {
-		j.corr.RemoveMailboxCopy(j.b.name)
-		if propagate {
-			j.corr.CRM = nil
-		}
 	}
 	e.stats.add(j.b.name, entity, func(c *Counters) {
 		if propagate {
