@@ -103,6 +103,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/dead-letters/{binding}/{seq}/retry", s.auth(s.retry))
 	mux.HandleFunc("POST /v1/dead-letters/{binding}/{seq}/drop", s.auth(s.drop))
 	mux.HandleFunc("GET /v1/backup", s.auth(s.backup))
+	mux.HandleFunc("GET /v1/tombstones", s.auth(s.tombstones))
+	mux.HandleFunc("POST /v1/undelete/{item}", s.auth(s.undelete))
 	mux.HandleFunc("/hooks/{endpoint}", s.hook)
 	mux.HandleFunc("/", s.auth(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path)
@@ -271,6 +273,22 @@ func (s *Server) resume(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) resync(w http.ResponseWriter, r *http.Request) {
 	s.act(w, r.PathValue("binding"), "resync started", s.engine().Resync(r.PathValue("binding")))
+}
+
+func (s *Server) tombstones(w http.ResponseWriter, r *http.Request) {
+	list, err := s.engine().Tombstones()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if list == nil {
+		list = []store.Tombstone{}
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (s *Server) undelete(w http.ResponseWriter, r *http.Request) {
+	s.act(w, r.PathValue("item"), "undeleted", s.engine().Undelete(r.Context(), r.PathValue("item")))
 }
 
 func (s *Server) retry(w http.ResponseWriter, r *http.Request) {

@@ -355,6 +355,12 @@ func TestAdminAPIOnRunningGateway(t *testing.T) {
 	if code, _, errOut := run(t, "dead-letters", "retry", "alice", "99", "--config", cfg); code == 0 || !strings.Contains(errOut, "no dead letter 99") {
 		t.Fatalf("retry of a missing dead letter: %d %s", code, errOut)
 	}
+	if code, out, _ := run(t, "undelete", "--list", "-config", cfg); code != 0 || !strings.Contains(out, "no deletes to undo") {
+		t.Fatalf("undelete --list: %s", out)
+	}
+	if code, _, errOut := run(t, "undelete", "sg-nothing", "-config", cfg); code == 0 || !strings.Contains(errOut, `no tombstone for item "sg-nothing"`) {
+		t.Fatalf("undelete of an unknown item: %d %s", code, errOut)
+	}
 	backupFile := filepath.Join(t.TempDir(), "sg.backup")
 	if code, out, errOut := run(t, "backup", "-o", backupFile, "-config", cfg); code != 0 || !strings.Contains(out, "wrote") {
 		t.Fatalf("backup: %s%s", out, errOut)

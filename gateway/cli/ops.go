@@ -122,3 +122,56 @@ func deadLettersCmd() *cobra.Command {
 	cmd.PersistentFlags().StringVar(&path, "config", defaultConfigPath(), "the gateway's configuration file")
 	return cmd
 }
+
+func undeleteCmd() *cobra.Command {
+	var (
+		path string
+		list bool
+	)
+	cmd := &cobra.Command{
+		Use:   "undelete ITEM | --list",
+		Short: "Write a propagated delete's item again on every side it was deleted from (on a running gateway)",
+		Args: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case list && len(args) > 0:
+				return fmt.Errorf("--list takes no item")
+			case !list && len(args) != 1:
+				return fmt.Errorf("give one item (see undelete --list), or --list")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := mustLoad(cmd, path)
+			if err != nil {
+				return err
+			}
+			c, err := admin.Dial(s.cfg.Gateway.DataDir, s.cfg.Gateway.AdminListen)
+			if err != nil {
+				return fmt.Errorf("%w: undelete writes through the connectors; start the gateway with syncgate run", err)
+			}
+			if list {
+				var ts []store.Tombstone
+				if err := c.Get("/v1/tombstones", &ts); err != nil {
+					return err
+				}
+				for _, t := range ts {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s  %s deleted from the %s at %s, undoable until %s\n", t.Item.Item, t.Item.Entity,
+						t.DeletedFrom, t.At.Format("2006-01-02 15:04"), t.Expires.Format("2006-01-02"))
+				}
+				if len(ts) == 0 {
+					fmt.Fprintln(cmd.OutOrStdout(), "no deletes to undo")
+				}
+				return nil
+			}
+			var res map[string]string
+			if err := c.Post("/v1/undelete/"+args[0], &res); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "item %s undeleted\n", args[0])
+			return nil
+		},
+	}
+	configFlag(cmd, &path)
+	cmd.Flags().BoolVar(&list, "list", false, "list the deletes that can be undone")
+	return cmd
+}

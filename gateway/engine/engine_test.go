@@ -583,3 +583,42 @@ policy "appointment" {
 		})
 	}
 }
+
+func TestUndelete(t *testing.T) {
+	w := newWorld(t, twoWayContacts)
+	a := w.create(w.crm, alice, "contact", contact("Ada", "Lovelace"))
+	w.sync()
+	w.update(w.crm, "", "contact", a, sdk.Fields{"job_title": sdk.String("Analyst")})
+	w.sync()
+	w.crm.Delete("", "contact", a.ID, "")
+	w.sync()
+	if n := len(w.items(w.mail, alice, "contact")); n != 0 {
+		t.Fatalf("the delete did not propagate: %d", n)
+	}
+	ts, err := w.eng.Tombstones()
+	if err != nil || len(ts) != 1 {
+		t.Fatalf("tombstones %+v %v", ts, err)
+	}
+	if err := w.eng.Undelete(context.Background(), ts[0].Item.Item); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.eng.Undelete(context.Background(), ts[0].Item.Item); err == nil || !strings.Contains(err.Error(), "no tombstone") {
+		t.Fatalf("a second undelete: %v", err)
+	}
+	w.sync() // the writes come back as echoes: nothing more happens
+	crmNow, mailNow := w.one(w.crm, "", "contact"), w.one(w.mail, alice, "contact")
+	for _, f := range []sdk.Fields{crmNow.Fields, mailNow.Fields} {
+		if f["job_title"].Str() != "Analyst" || f["surname"].Str() != "Lovelace" {
+			t.Fatalf("undeleted content %v", f)
+		}
+	}
+	if crmNow.CorrelationKey != ts[0].Item.Item {
+		t.Fatalf("the undeleted CRM record carries %q, want the item's id", crmNow.CorrelationKey)
+	}
+	// And it syncs on as before.
+	w.update(w.crm, "", "contact", crmNow, sdk.Fields{"job_title": sdk.String("Director")})
+	w.sync()
+	if got := w.one(w.mail, alice, "contact").Fields["job_title"].Str(); got != "Director" {
+		t.Fatalf("after undelete the item does not sync: %q", got)
+	}
+}

@@ -580,6 +580,17 @@ func (e *Engine) removal(ctx context.Context, j *job) error {
 	})
 	return e.done(j.c, func(tx *store.Tx) error {
 		if propagate {
+			// Each binding's removal adds its copies to one tombstone.
+			if old, err := tx.Tombstone(snapshot.Item); err == nil {
+				for _, m := range old.Item.Mailbox {
+					if snapshot.MailboxCopy(m.Binding) == nil {
+						snapshot.Mailbox = append(snapshot.Mailbox, m)
+					}
+				}
+				if snapshot.CRM == nil {
+					snapshot.CRM = old.Item.CRM
+				}
+			}
 			if err := tx.PutTombstone(store.Tombstone{Item: snapshot, DeletedFrom: j.S, At: time.Now().UTC(),
 				Expires: time.Now().UTC().Add(30 * 24 * time.Hour)}); err != nil {
 				return err
