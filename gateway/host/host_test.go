@@ -176,6 +176,21 @@ func TestHandshakeConfigureAndCalls(t *testing.T) {
 	waitGone(t, pid)
 }
 
+// TestStartRetriesAPassingFailure: a connector that dies while being
+// configured is started again; the gateway does not give up on it.
+func TestStartRetriesAPassingFailure(t *testing.T) {
+	dir, lf := pluginDir(t, "misbehave")
+	marker := filepath.Join(t.TempDir(), "crashed-once")
+	s := supervise(t, dir, lf, "misbehave", "crash_once:"+marker, func(c *SupervisorConfig) { c.InitialBackoff = 10 * time.Millisecond })
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatal("the connector never crashed: the test tests nothing")
+	}
+	if st := s.Status(); st.State != StateRunning {
+		t.Fatalf("status %+v", st)
+	}
+	roundTrip(t, s, "after-retry")
+}
+
 func TestConfigureRefused(t *testing.T) {
 	dir, lf := pluginDir(t, "misbehave")
 	p := findPlugin(t, dir, "misbehave")

@@ -103,6 +103,14 @@ func NewSupervisor(cfg SupervisorConfig) *Supervisor {
 // refused) is returned and nothing keeps running.
 func (s *Supervisor) Start(ctx context.Context) error {
 	inst, err := s.launch(ctx)
+	// A connector that crashed or dropped its connection while starting is
+	// tried again; one that is refused (checksum, manifest, configuration)
+	// is not: it would be refused again.
+	for attempt := 1; err != nil && !permanent(err) && attempt < 5 && ctx.Err() == nil; attempt++ {
+		s.log.Warn("connector failed to start; trying again", "attempt", attempt, "error", err)
+		time.Sleep(s.cfg.InitialBackoff << attempt)
+		inst, err = s.launch(ctx)
+	}
 	if err != nil {
 		s.setState(StateFailed, err)
 		close(s.done)
@@ -124,15 +132,16 @@ func (s *Supervisor) launch(ctx context.Context) (*Instance, error) {
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 	defer cancel()
 	diags, err := inst.Client.Configure(cctx, s.cfg.Launch.Endpoint, s.cfg.Settings, s.cfg.KV)
-	if err == nil {
-		err = diags.Err()
+	if err != nil { // the process, not the configuration, failed
+		inst.Kill()
+		return nil, fmt.Errorf("endpoint %q: Configure: %w", s.cfg.Launch.Endpoint, err)
 	}
 	for _, d := range diags {
 		if d.Severity == sdk.SeverityWarning {
 			s.log.Warn("connector configuration", "warning", d.String())
 		}
 	}
-	if err != nil {
+	if err := diags.Err(); err != nil {
 		inst.Kill()
 		return nil, &ConfigError{Endpoint: s.cfg.Launch.Endpoint, Err: err}
 	}
@@ -409,4 +418,15 @@ func (s *Supervisor) DescribeManifest(ctx context.Context) (m []byte, err error)
 		return e
 	})
 	return m, err
+}
+
+// permanent reports whether a launch failure will happen again however often
+// it is tried: the binary or its configuration was refused.
+func permanent(err error) bool {
+	var (
+		ce *ConfigError
+		ck *ChecksumError
+		mm *ManifestMismatchError
+	)
+	return errors.As(err, &ce) || errors.As(err, &ck) || errors.As(err, &mm)
 }

@@ -8,6 +8,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/syncgate/syncgate/sdk"
@@ -25,6 +26,15 @@ func (c *connector) Manifest() []byte { return manifest }
 
 func (c *connector) Configure(_ context.Context, env sdk.Env, cfg sdk.Fields) sdk.Diagnostics {
 	c.mode, c.kv = cfg["mode"].Str(), env.KV
+	if marker, ok := strings.CutPrefix(c.mode, "crash_once:"); ok {
+		// Die during the first Configure ever, as a connector whose
+		// backend was not up yet might; start normally after that.
+		if _, err := os.Stat(marker); err != nil {
+			os.WriteFile(marker, nil, 0o600)
+			os.Exit(1)
+		}
+		c.mode = "ok"
+	}
 	switch c.mode {
 	case "ok", "hang_fetch":
 	case "exit_soon":
