@@ -38,6 +38,7 @@ func (e *Engine) collect(ctx context.Context, f *feed) (int, error) {
 		return 0, fmt.Errorf("feed %s: PrepareSync: %w", f, err)
 	}
 	if pending.Nothing() && cursor != nil {
+		e.cycled(f)
 		return 0, nil
 	}
 	var (
@@ -85,6 +86,7 @@ func (e *Engine) collect(ctx context.Context, f *feed) (int, error) {
 			return total, err
 		}
 	}
+	e.cycled(f)
 	if err := conn.PostSync(ctx, sf, last); err != nil {
 		// Harmless: the records are stored; the next round replays from the
 		// stored cursor, which the connector must accept.
@@ -308,5 +310,15 @@ func (e *Engine) route(tx *store.Tx, f *feed, r sdk.ChangeRecord, ref store.Item
 func (e *Engine) hook(point string) {
 	if e.opts.Hooks != nil {
 		e.opts.Hooks.At(point)
+	}
+}
+
+// cycled notes, for status, that a feed's bindings were brought up to date.
+func (e *Engine) cycled(f *feed) {
+	now := time.Now().UTC()
+	for _, b := range f.bindings {
+		for _, entity := range f.entities {
+			e.stats.add(b.name, entity, func(c *Counters) { c.LastCycle = now })
+		}
 	}
 }

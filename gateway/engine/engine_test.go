@@ -34,6 +34,9 @@ func TestContactsFlowBothWaysWithoutEchoes(t *testing.T) {
 		t.Fatalf("mailbox copy %+v", mailAda)
 	}
 	c := w.counters("alice", "contact")
+	if c.LastCycle.IsZero() {
+		t.Fatal("no last cycle recorded")
+	}
 	if c.Created != 2 || c.Echoes != 2 {
 		t.Fatalf("counters %+v: want 2 created and both writes' echoes recognised", c)
 	}
