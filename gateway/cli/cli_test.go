@@ -508,3 +508,22 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestPropagateThatCannotFlow: deletes set to propagate from the mailbox,
+// while the mailbox connector's default keeps mailbox deletes from flowing,
+// is an error that says how to fix it; with the delete direction opened it
+// validates.
+func TestPropagateThatCannotFlow(t *testing.T) {
+	cfg, _, _ := setupConfig(t, `  on_blocked = "report"`)
+	base := string(must(os.ReadFile(cfg)))
+	os.WriteFile(cfg, []byte(base+"\npolicy \"contact\" {\n  deletes {\n    from_mailbox = \"propagate\"\n  }\n}\n"), 0o644)
+	code, _, errOut := run(t, "validate", "-config", cfg)
+	want := `:26:20: error: Deletes cannot propagate: deletes { from_mailbox = "propagate" } for contact cannot take effect for binding "alice": its deletes flow crm_to_mailbox`
+	if code != 1 || !strings.Contains(errOut, want) || !strings.Contains(errOut, `operation "delete" { direction = "bidirectional" }`) {
+		t.Fatalf("validate: %d\n%s\nwant %s", code, errOut, want)
+	}
+	os.WriteFile(cfg, []byte(base+"\npolicy \"contact\" {\n  operation \"delete\" {\n    direction = \"bidirectional\"\n  }\n  deletes {\n    from_mailbox = \"propagate\"\n  }\n}\n"), 0o644)
+	if code, out, errOut := run(t, "validate", "-config", cfg); code != 0 {
+		t.Fatalf("validate with the delete direction opened: %s%s", out, errOut)
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/syncgate/syncgate/gateway/config"
 	"github.com/syncgate/syncgate/gateway/host"
+	"github.com/syncgate/syncgate/gateway/policy"
 	"github.com/syncgate/syncgate/sdk/manifest"
 )
 
@@ -38,6 +39,10 @@ func load(path string) (*setup, hcl.Diagnostics) {
 		s.plugins[p.Name] = p
 	}
 	diags = append(diags, cfg.Resolve(host.Manifests(plugins))...)
+	if diags.HasErrors() {
+		return s, diags
+	}
+	diags = append(diags, policy.Check(cfg)...)
 	if diags.HasErrors() {
 		return s, diags
 	}

@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/syncgate/syncgate/gateway/config"
 	"github.com/syncgate/syncgate/sdk"
 	"github.com/syncgate/syncgate/sdk/manifest"
@@ -321,3 +323,48 @@ func index(list []string, s string) int {
 }
 
 func contains(list []string, s string) bool { return index(list, s) < len(list) }
+
+// Check reports policy settings that cannot take effect for some binding:
+// deletes set to propagate from a side whose deletes do not flow to the
+// other under the effective rule (often the manifest's default, such as a
+// mailbox connector that untracks deletes unless told otherwise). Without
+// it, the setting would silently do nothing. cfg must be resolved.
+func Check(cfg *config.Config) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, pol := range cfg.Policies {
+		if pol.Deletes == nil {
+			continue
+		}
+		for _, side := range []struct {
+			attr    string
+			setting *config.Setting
+			flows   func(manifest.Direction) bool
+			way     string
+		}{
+			{"from_mailbox", pol.Deletes.FromMailbox, manifest.Direction.ToCRM, "mailbox → CRM"},
+			{"from_crm", pol.Deletes.FromCRM, manifest.Direction.ToMailbox, "CRM → mailbox"},
+		} {
+			if side.setting == nil || side.setting.Value != config.DeletePropagate {
+				continue
+			}
+			for _, b := range cfg.Bindings {
+				r, err := Effective(cfg, b.Name, pol.Entity)
+				if err != nil {
+					continue
+				}
+				del := r.Ops["delete"]
+				if side.flows(del.Direction) {
+					continue
+				}
+				rng := side.setting.ValueRange
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Subject: &rng,
+					Summary: "Deletes cannot propagate",
+					Detail: fmt.Sprintf("deletes { %s = \"propagate\" } for %s cannot take effect for binding %q: its deletes flow %s (%s), not %s. "+
+						"Allow them with operation \"delete\" { direction = \"bidirectional\" } in this policy, or use \"untrack\".",
+						side.attr, pol.Entity, b.Name, del.Direction, del.Source, side.way)})
+				break // one diagnostic per setting is enough
+			}
+		}
+	}
+	return diags
+}
