@@ -280,105 +280,83 @@ func bindingArg(s *setup, name string) error {
 	return nil
 }
 
-func pauseCmd() *cobra.Command {
-	var path, reason string
-	cmd := &cobra.Command{
-		Use:   "pause BINDING",
-		Short: "Pause a binding: its changes are collected but not applied until it is resumed",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := mustLoad(cmd, path)
-			if err != nil {
-				return err
-			}
-			if err := bindingArg(s, args[0]); err != nil {
-				return err
-			}
-			var ignored map[string]string
-			if err := withGateway(s, func(c *admin.Client) error {
-				return c.Post("/v1/bindings/"+url.PathEscape(args[0])+"/pause?reason="+url.QueryEscape(reason), &ignored)
-			}, func(db *store.DB) error {
-				return engine.Pause(db, args[0], reason)
-			}); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "binding %s paused: %s\n", args[0], reason)
-			return nil
-		},
+// bindingCommand is a command on one binding: it goes through the running
+// gateway's admin API (route), or writes the stopped gateway's data
+// (offline), then prints what was done.
+func bindingCommand(cmd *cobra.Command, route func(binding string) string, offline func(s *setup, db *store.DB, binding string) error, done func(binding string) string) *cobra.Command {
+	var path string
+	cmd.Args = cobra.ExactArgs(1)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		s, err := mustLoad(cmd, path)
+		if err != nil {
+			return err
+		}
+		if err := bindingArg(s, args[0]); err != nil {
+			return err
+		}
+		var ignored map[string]string
+		if err := withGateway(s, func(c *admin.Client) error {
+			return c.Post(route(url.PathEscape(args[0])), &ignored)
+		}, func(db *store.DB) error {
+			return offline(s, db, args[0])
+		}); err != nil {
+			return err
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), done(args[0]))
+		return nil
 	}
 	configFlag(cmd, &path)
+	return cmd
+}
+
+func pauseCmd() *cobra.Command {
+	var reason string
+	cmd := bindingCommand(&cobra.Command{
+		Use:   "pause BINDING",
+		Short: "Pause a binding: its changes are collected but not applied until it is resumed",
+	}, func(b string) string {
+		return "/v1/bindings/" + b + "/pause?reason=" + url.QueryEscape(reason)
+	}, func(_ *setup, db *store.DB, b string) error {
+		return engine.Pause(db, b, reason)
+	}, func(b string) string {
+		return fmt.Sprintf("binding %s paused: %s", b, reason)
+	})
 	cmd.Flags().StringVar(&reason, "reason", "paused by an operator", "why, shown in status")
 	return cmd
 }
 
 func resumeCmd() *cobra.Command {
-	var (
-		path         string
-		allowDeletes bool
-	)
-	cmd := &cobra.Command{
+	var allowDeletes bool
+	cmd := bindingCommand(&cobra.Command{
 		Use:   "resume BINDING",
 		Short: "Resume a paused binding (--allow-deletes confirms the deletes that paused it)",
 		Long: `Resume goes through the running gateway's admin API, or writes the stopped
 gateway's data when none runs.`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := mustLoad(cmd, path)
-			if err != nil {
-				return err
-			}
-			if err := bindingArg(s, args[0]); err != nil {
-				return err
-			}
-			var ignored map[string]string
-			if err := withGateway(s, func(c *admin.Client) error {
-				return c.Post(fmt.Sprintf("/v1/bindings/%s/resume?allow_deletes=%t", url.PathEscape(args[0]), allowDeletes), &ignored)
-			}, func(db *store.DB) error {
-				return engine.Resume(db, args[0], allowDeletes)
-			}); err != nil {
-				return err
-			}
-			msg := "binding %s resumed"
-			if allowDeletes {
-				msg += "; deletes pass the mass-delete guard for the next hour"
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), msg+"\n", args[0])
-			return nil
-		},
-	}
-	configFlag(cmd, &path)
+	}, func(b string) string {
+		return fmt.Sprintf("/v1/bindings/%s/resume?allow_deletes=%t", b, allowDeletes)
+	}, func(_ *setup, db *store.DB, b string) error {
+		return engine.Resume(db, b, allowDeletes)
+	}, func(b string) string {
+		if allowDeletes {
+			return "binding " + b + " resumed; deletes pass the mass-delete guard for the next hour"
+		}
+		return "binding " + b + " resumed"
+	})
 	cmd.Flags().BoolVar(&allowDeletes, "allow-deletes", false, "let the pending deletes through the mass-delete guard")
 	return cmd
 }
 
 func resyncCmd() *cobra.Command {
-	var path string
-	cmd := &cobra.Command{
+	return bindingCommand(&cobra.Command{
 		Use:   "resync BINDING",
 		Short: "Enumerate everything a binding sees again, on both sides, and match it (nothing is created twice)",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := mustLoad(cmd, path)
-			if err != nil {
-				return err
-			}
-			if err := bindingArg(s, args[0]); err != nil {
-				return err
-			}
-			var ignored map[string]string
-			if err := withGateway(s, func(c *admin.Client) error {
-				return c.Post("/v1/bindings/"+url.PathEscape(args[0])+"/resync", &ignored)
-			}, func(db *store.DB) error {
-				return engine.ResyncStored(db, s.cfg, args[0])
-			}); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "binding %s will be enumerated again and matched\n", args[0])
-			return nil
-		},
-	}
-	configFlag(cmd, &path)
-	return cmd
+	}, func(b string) string {
+		return "/v1/bindings/" + b + "/resync"
+	}, func(s *setup, db *store.DB, b string) error {
+		return engine.ResyncStored(db, s.cfg, b)
+	}, func(b string) string {
+		return "binding " + b + " will be enumerated again and matched"
+	})
 }
 
 func printStatus(cmd *cobra.Command, st *admin.Status) {
