@@ -51,9 +51,18 @@ func TestMain(m *testing.M) {
 func pluginDir(t *testing.T, names ...string) (string, *LockFile) {
 	t.Helper()
 	dir := t.TempDir()
+	// Every test connector uses misbehave's manifest under its own name: the
+	// ones that never get as far as Describe need nothing more.
+	src, err := os.ReadFile(filepath.Join("testdata/plugins/misbehave", manifest.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, n := range names {
 		copyFile(t, filepath.Join(binDir, n), filepath.Join(dir, n, n), 0o755)
-		copyFile(t, filepath.Join("testdata/plugins", n, manifest.FileName), filepath.Join(dir, n, manifest.FileName), 0o644)
+		m := strings.Replace(string(src), `name        = "misbehave"`, `name        = "`+n+`"`, 1)
+		if err := os.WriteFile(filepath.Join(dir, n, manifest.FileName), []byte(m), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	plugins, diags := Discover(dir)
 	if diags.HasErrors() {
