@@ -264,7 +264,7 @@ func (s *Server) pause(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) resume(w http.ResponseWriter, r *http.Request) {
 	b := r.PathValue("binding")
-	if !contains(s.engine().BindingNames(), b) {
+	if !slices.Contains(s.engine().BindingNames(), b) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no binding %q", b))
 		return
 	}
@@ -383,13 +383,4 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 func (s *Server) engine() *engine.Engine {
 	eng, _ := s.current()
 	return eng
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

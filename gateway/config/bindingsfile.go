@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -39,7 +40,7 @@ func (p *parser) bindingsFile(path string, from hcl.Range) {
 	col := map[string]int{}
 	for i, h := range header {
 		h = strings.TrimSpace(h)
-		if !contains(bindingColumns, h) {
+		if !slices.Contains(bindingColumns, h) {
 			line, column := r.FieldPos(i)
 			rng := cellRange(path, line, column, h)
 			p.errorf(&rng, "Unknown column", "%q is not a binding column: use %s.%s", h, strings.Join(bindingColumns, ", "), suggest(h, bindingColumns))

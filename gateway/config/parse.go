@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -149,7 +150,7 @@ func (p *parser) setting(a *hcl.Attribute, choices []string) *Setting {
 	if !ok {
 		return nil
 	}
-	if !contains(choices, s) {
+	if !slices.Contains(choices, s) {
 		p.errorf(a.Expr.Range().Ptr(), "Invalid "+a.Name, "%q is not a valid %s: use %s.%s", s, a.Name, orList(choices), suggest(s, choices))
 		return nil
 	}
@@ -325,7 +326,7 @@ func (p *parser) policy(b *hcl.Block) {
 			}
 		case "operation":
 			op := blk.Labels[0]
-			if !contains(manifest.Operations, op) {
+			if !slices.Contains(manifest.Operations, op) {
 				p.errorf(&blk.LabelRanges[0], "Unknown operation", "%q is not an operation: use create, update or delete.%s", op, suggest(op, manifest.Operations))
 				continue
 			}
@@ -388,15 +389,6 @@ func (p *parser) tracking(b *hcl.Block) *Tracking {
 		t.Value = nil
 	}
 	return t
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // orList renders choices as "a, b or c".

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/big"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -383,7 +384,7 @@ func (p *parser) checkPolicy(pol *Policy, pairs []Pair) {
 			unresolved = true
 			continue
 		}
-		if !contains(connectors, e.Connector) {
+		if !slices.Contains(connectors, e.Connector) {
 			connectors = append(connectors, e.Connector)
 			if ent := e.Manifest.Entity(pol.Entity); ent != nil {
 				declaring = append(declaring, ent)

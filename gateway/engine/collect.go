@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/syncgate/syncgate/gateway/store"
@@ -184,7 +185,7 @@ func (e *Engine) storeRecords(f *feed, records []sdk.ChangeRecord, cursor []byte
 		n = 0
 		deletes := map[[2]string]bool{} // binding, entity
 		for _, r := range records {
-			if !containsStr(f.entities, r.Entity) {
+			if !slices.Contains(f.entities, r.Entity) {
 				continue // an entity no binding syncs from this feed
 			}
 			ref := store.ItemRef{Endpoint: f.endpoint, Scope: f.scope, Entity: r.Entity, ID: r.ID}
@@ -277,7 +278,7 @@ func (e *Engine) route(tx *store.Tx, f *feed, r sdk.ChangeRecord, ref store.Item
 	for _, b := range f.bindings {
 		sd := b.side(f.side)
 		for _, k := range r.RoutingKeys {
-			if containsStr(sd.routing, k) {
+			if slices.Contains(sd.routing, k) {
 				out[b.name] = r.Kind
 				break
 			}

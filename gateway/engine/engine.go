@@ -12,6 +12,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -280,10 +281,10 @@ func (e *Engine) planFeeds() []*feed {
 					byKey[key] = f
 					out = append(out, f)
 				}
-				if !containsStr(f.entities, entity) {
+				if !slices.Contains(f.entities, entity) {
 					f.entities = append(f.entities, entity)
 				}
-				if !containsBinding(f.bindings, b) {
+				if !slices.Contains(f.bindings, b) {
 					f.bindings = append(f.bindings, b)
 				}
 			}
@@ -304,24 +305,6 @@ func (sd *side) refScope(entity string) string {
 
 func (sd *side) ref(entity, id string) store.ItemRef {
 	return store.ItemRef{Endpoint: sd.endpoint, Scope: sd.refScope(entity), Entity: entity, ID: id}
-}
-
-func containsStr(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func containsBinding(list []*binding, b *binding) bool {
-	for _, x := range list {
-		if x == b {
-			return true
-		}
-	}
-	return false
 }
 
 // Wake asks the processor to look at the sync table now.

@@ -98,27 +98,10 @@ func (e *Engine) Resync(binding string) error {
 	if b == nil {
 		return fmt.Errorf("no binding %q", binding)
 	}
-	err := e.db.Update(func(tx *store.Tx) error {
-		for _, f := range e.feeds {
-			if !containsBinding(f.bindings, b) {
-				continue
-			}
-			if f.scope != "" {
-				if err := tx.DeleteCursor(f.endpoint, f.name, f.scope); err != nil {
-					return err
-				}
-			}
-		}
-		st, err := tx.BindingState(binding)
-		if err != nil {
-			return err
-		}
-		st.Enumerated = nil
-		return tx.PutBindingState(binding, st)
-	})
+	err := ResyncStored(e.db, e.opts.Config, binding)
 	if err == nil {
 		for _, f := range e.feeds {
-			if containsBinding(f.bindings, b) {
+			if slices.Contains(f.bindings, b) {
 				e.Hint(f.endpoint, sdk.Feed{Name: f.name, Scope: f.scope})
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/syncgate/syncgate/gateway/policy"
@@ -427,7 +428,7 @@ func resolve(S store.Side, policy string, srec, trec *sdk.Record, sChanged, tCha
 	case "merge":
 		merged := overlay(trec.Fields, pick(srec.Fields, sChanged))
 		for _, k := range tChanged {
-			if containsStr(sChanged, k) && newer == S {
+			if slices.Contains(sChanged, k) && newer == S {
 				continue // both changed it: the newer change (S's) stays
 			}
 			if trec.Fields[k].IsNull() {

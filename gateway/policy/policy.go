@@ -10,6 +10,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -112,7 +113,7 @@ func Effective(cfg *config.Config, binding, entity string) (*Rule, error) {
 			entities = append(entities, e)
 		}
 	}
-	if !contains(entities, entity) {
+	if !slices.Contains(entities, entity) {
 		return nil, fmt.Errorf("binding %q syncs no entity %q: its connectors %s and %s declare %s",
 			binding, entity, mbx.Connector, crm.Connector, strings.Join(entities, ", "))
 	}
@@ -231,7 +232,7 @@ func source(bounds []config.Bound) string {
 		if _, ok := where[b.Connector]; !ok {
 			names = append(names, b.Connector)
 		}
-		if !contains(where[b.Connector], b.Where()) {
+		if !slices.Contains(where[b.Connector], b.Where()) {
 			where[b.Connector] = append(where[b.Connector], b.Where())
 		}
 	}
@@ -248,7 +249,7 @@ func source(bounds []config.Bound) string {
 func reasons(bounds []config.Bound) string {
 	var out []string
 	for _, b := range bounds {
-		if b.Reason != "" && !contains(out, b.Reason) {
+		if b.Reason != "" && !slices.Contains(out, b.Reason) {
 			out = append(out, b.Reason)
 		}
 	}
@@ -321,8 +322,6 @@ func index(list []string, s string) int {
 	}
 	return len(list)
 }
-
-func contains(list []string, s string) bool { return index(list, s) < len(list) }
 
 // Check reports policy settings that cannot take effect for some binding:
 // deletes set to propagate from a side whose deletes do not flow to the

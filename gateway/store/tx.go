@@ -342,24 +342,6 @@ func Scan[T any](tx *Tx, prefix []byte, fn func(key []byte, v *T) bool) error {
 	return nil
 }
 
-// ScanFrom is Scan starting at the key start (inclusive) within prefix: the
-// engine seeks from a low-water mark instead of walking over the deleted
-// records at the head of the queue.
-func ScanFrom[T any](tx *Tx, prefix, start []byte, fn func(key []byte, v *T) bool) error {
-	it := tx.txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
-	defer it.Close()
-	for it.Seek(start); it.ValidForPrefix(prefix); it.Next() {
-		var v T
-		if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &v) }); err != nil {
-			return fmt.Errorf("decode %q: %w", it.Item().Key(), err)
-		}
-		if !fn(it.Item().KeyCopy(nil), &v) {
-			return nil
-		}
-	}
-	return nil
-}
-
 // PutNaturalKey indexes one natural key of an item on one side.
 func (tx *Tx) PutNaturalKey(ref ItemRef, key string) error {
 	return tx.txn.Set(NaturalKey(ref.Endpoint, ref.Scope, ref.Entity, key), []byte(ref.ID))

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/big"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -274,7 +275,7 @@ func (d *decoder) entity(b *hcl.Block) *Entity {
 	}
 	if a := c.Attributes["operations"]; a != nil {
 		for _, op := range e.Operations {
-			if !contains(Operations, op) {
+			if !slices.Contains(Operations, op) {
 				d.errorf(a.Expr.Range().Ptr(), "Unknown operation", "%q is not an operation: use create, update or delete.", op)
 			}
 		}
@@ -310,7 +311,7 @@ func (d *decoder) entity(b *hcl.Block) *Entity {
 		switch rb.Type {
 		case "operation":
 			op := rb.Labels[0]
-			if !contains(Operations, op) {
+			if !slices.Contains(Operations, op) {
 				d.errorf(&rb.LabelRanges[0], "Unknown operation", "%q is not an operation: use create, update or delete.", op)
 				continue
 			}
@@ -380,13 +381,4 @@ func (d *decoder) direction(a *hcl.Attribute) Direction {
 		d.markBad(a)
 	}
 	return dir
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

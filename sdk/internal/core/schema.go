@@ -265,7 +265,7 @@ func validateValue(path []string, t Type, v Value) Diagnostics {
 	var ds Diagnostics
 	switch t.Kind {
 	case KindString:
-		if len(t.Enum) > 0 && !contains(t.Enum, v.Str()) {
+		if len(t.Enum) > 0 && !slices.Contains(t.Enum, v.Str()) {
 			ds = append(ds, Errorf(path, "value not allowed", "%q is not one of %s", v.Str(), strings.Join(t.Enum, ", ")))
 		}
 		if t.Format == "date" && !dateRE.MatchString(v.Str()) {
@@ -292,15 +292,6 @@ func validateValue(path []string, t Type, v Value) Diagnostics {
 		}
 	}
 	return ds
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // SchemaMarkdown renders the canonical model as a Markdown reference: the one
