@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -623,5 +624,55 @@ func TestUndelete(t *testing.T) {
 	w.sync()
 	if got := w.one(w.mail, alice, "contact").Fields["job_title"].Str(); got != "Director" {
 		t.Fatalf("after undelete the item does not sync: %q", got)
+	}
+}
+
+// throttling answers 429 to Apply for one scope until a moment, and records
+// when each Apply came.
+type throttling struct {
+	Conn
+	scope string
+	until time.Time
+	mu    sync.Mutex
+	calls map[string][]time.Time
+}
+
+func (c *throttling) Apply(ctx context.Context, scope, entity string, ops []sdk.Op) ([]sdk.OpResult, error) {
+	c.mu.Lock()
+	c.calls[scope] = append(c.calls[scope], time.Now())
+	c.mu.Unlock()
+	if scope == c.scope && time.Now().Before(c.until) {
+		out := make([]sdk.OpResult, len(ops))
+		for i := range out {
+			out[i].Err = sdk.Throttled(time.Until(c.until), sdk.ThrottleScopeWide, "mailbox %s is busy", scope)
+		}
+		return out, nil
+	}
+	return c.Conn.Apply(ctx, scope, entity, ops)
+}
+
+// TestThrottlingHoldsBackOnlyItsScope: alice's mailbox answers 429 for a
+// while; bob's change goes through meanwhile, and alice's waits for the
+// time the backend asked instead of retrying into it.
+func TestThrottlingHoldsBackOnlyItsScope(t *testing.T) {
+	w := newWorld(t, twoWayContacts)
+	th := &throttling{Conn: w.conn["mail"], scope: alice, until: time.Now().Add(700 * time.Millisecond), calls: map[string][]time.Time{}}
+	w.conn["mail"] = th
+	w.newEngine(nil)
+	w.create(w.crm, alice, "contact", contact("Ada", "Lovelace"))
+	w.create(w.crm, bob, "contact", contact("Bob", "Builder"))
+	w.sync()
+	w.one(w.mail, alice, "contact")
+	w.one(w.mail, bob, "contact")
+	th.mu.Lock()
+	defer th.mu.Unlock()
+	if len(th.calls[bob]) != 1 || !th.calls[bob][0].Before(th.until) {
+		t.Fatalf("bob's write came at %v, after alice's throttling ended at %v: one mailbox's 429 held back another", th.calls[bob], th.until)
+	}
+	if n := len(th.calls[alice]); n != 2 {
+		t.Fatalf("alice's mailbox was called %d times, want 2: one 429, then one call after the wait", n)
+	}
+	if last := th.calls[alice][1]; last.Before(th.until) {
+		t.Fatalf("alice's retry came at %v, before the retry-after at %v", last, th.until)
 	}
 }
