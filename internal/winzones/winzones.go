@@ -55,11 +55,11 @@ func init() {
 // "UTC" and IANA names are passed through, since Graph and Dataverse answer
 // with either, depending on headers and on how an item was made.
 func IANA(windows string) (string, bool) {
-	if z, ok := toIANA[strings.ToLower(strings.TrimSpace(windows))]; ok {
-		return z, true
-	}
 	if windows == "UTC" || windows == "Etc/UTC" {
 		return "UTC", true
+	}
+	if z, ok := toIANA[strings.ToLower(strings.TrimSpace(windows))]; ok {
+		return z, true
 	}
 	if _, ok := toWindows[windows]; ok {
 		return windows, true
