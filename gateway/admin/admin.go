@@ -13,6 +13,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -268,7 +269,18 @@ func (s *Server) resume(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no binding %q", b))
 		return
 	}
-	s.act(w, b, "resumed", s.engine().Resume(b, r.URL.Query().Get("allow_deletes") == "true"))
+	d := engine.HoldDeletes
+	switch r.URL.Query().Get("deletes") {
+	case "":
+	case "allow":
+		d = engine.AllowDeletes
+	case "untrack":
+		d = engine.UntrackDeletes
+	default:
+		writeError(w, http.StatusBadRequest, "deletes must be allow or untrack")
+		return
+	}
+	s.act(w, b, "resumed", s.engine().Resume(b, d))
 }
 
 func (s *Server) resync(w http.ResponseWriter, r *http.Request) {
@@ -311,8 +323,11 @@ func (s *Server) onDeadLetter(w http.ResponseWriter, r *http.Request, done strin
 func (s *Server) act(w http.ResponseWriter, binding, done string, err error) {
 	if err != nil {
 		status := http.StatusInternalServerError
-		if strings.HasPrefix(err.Error(), "no ") {
+		switch {
+		case strings.HasPrefix(err.Error(), "no "):
 			status = http.StatusNotFound
+		case errors.Is(err, engine.ErrDeletesHeld):
+			status = http.StatusConflict
 		}
 		writeError(w, status, err.Error())
 		return

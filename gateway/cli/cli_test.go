@@ -256,7 +256,7 @@ func TestPauseResumeStatus(t *testing.T) {
 	if _, out, _ := run(t, "status", "-config", cfg); !strings.Contains(out, "paused: moving offices") {
 		t.Fatalf("status after pause: %s", out)
 	}
-	if code, out, _ := run(t, "resume", "alice", "--allow-deletes", "-config", cfg); code != 0 || !strings.Contains(out, "deletes pass the mass-delete guard for the next hour") {
+	if code, out, _ := run(t, "resume", "alice", "--allow-deletes", "-config", cfg); code != 0 || !strings.Contains(out, "deletes pass the delete guard for the next hour") {
 		t.Fatalf("resume: %s", out)
 	}
 	if code, out, errOut := run(t, "resync", "alice", "-config", cfg); code != 0 || !strings.Contains(out, "enumerated again") {

@@ -326,23 +326,41 @@ func pauseCmd() *cobra.Command {
 }
 
 func resumeCmd() *cobra.Command {
-	var allowDeletes bool
+	var allow, untrack bool
+	decision := func() (engine.DeleteDecision, string) {
+		switch {
+		case allow:
+			return engine.AllowDeletes, "allow"
+		case untrack:
+			return engine.UntrackDeletes, "untrack"
+		}
+		return engine.HoldDeletes, ""
+	}
 	cmd := bindingCommand(&cobra.Command{
 		Use:   "resume BINDING",
-		Short: "Resume a paused binding (--allow-deletes confirms the deletes that paused it)",
+		Short: "Resume a paused binding (--allow-deletes or --untrack-deletes decides about deletes the guard held)",
 		Long: `Resume goes through the running gateway's admin API, or writes the stopped
-gateway's data when none runs.`,
+gateway's data when none runs. A binding the delete guard paused has deletes
+waiting: --allow-deletes lets them through (and any others for the next hour),
+--untrack-deletes keeps the items on the other side and stops syncing them.`,
 	}, func(b string) string {
-		return fmt.Sprintf("/v1/bindings/%s/resume?allow_deletes=%t", b, allowDeletes)
+		_, q := decision()
+		return fmt.Sprintf("/v1/bindings/%s/resume?deletes=%s", b, q)
 	}, func(_ *setup, db *store.DB, b string) error {
-		return engine.Resume(db, b, allowDeletes)
+		d, _ := decision()
+		return engine.Resume(db, b, d)
 	}, func(b string) string {
-		if allowDeletes {
-			return "binding " + b + " resumed; deletes pass the mass-delete guard for the next hour"
+		switch {
+		case allow:
+			return "binding " + b + " resumed; deletes pass the delete guard for the next hour"
+		case untrack:
+			return "binding " + b + " resumed; the held deletes only untrack their items"
 		}
 		return "binding " + b + " resumed"
 	})
-	cmd.Flags().BoolVar(&allowDeletes, "allow-deletes", false, "let the pending deletes through the mass-delete guard")
+	cmd.Flags().BoolVar(&allow, "allow-deletes", false, "let the deletes the guard held through")
+	cmd.Flags().BoolVar(&untrack, "untrack-deletes", false, "keep the items the guard held deletes for; stop syncing them")
+	cmd.MarkFlagsMutuallyExclusive("allow-deletes", "untrack-deletes")
 	return cmd
 }
 

@@ -42,6 +42,11 @@ func (e *Engine) collect(ctx context.Context, f *feed) (int, error) {
 		e.cycled(f)
 		return 0, nil
 	}
+	// A round from no cursor is a full enumeration: what it lists is all
+	// there is, and what it no longer lists is gone (see inferDeletes).
+	enumeration := cursor == nil
+	started := time.Now().UTC()
+	listed := map[string]map[string]bool{} // entity → ids
 	var (
 		held     []sdk.ChangeRecord // records of pages that did not carry a cursor yet
 		last     []byte
@@ -60,6 +65,16 @@ func (e *Engine) collect(ctx context.Context, f *feed) (int, error) {
 		}
 		e.hook(PointAfterGetSyncData)
 		held = append(held, page.Records...)
+		if enumeration {
+			for _, r := range page.Records {
+				if r.Kind == sdk.ChangeUpsert {
+					if listed[r.Entity] == nil {
+						listed[r.Entity] = map[string]bool{}
+					}
+					listed[r.Entity][r.ID] = true
+				}
+			}
+		}
 		if page.Cursor != nil {
 			n, err := e.store(f, held, page.Cursor)
 			if err != nil {
@@ -81,7 +96,14 @@ func (e *Engine) collect(ctx context.Context, f *feed) (int, error) {
 	if len(held) > 0 || last == nil {
 		return total, fmt.Errorf("feed %s: the connector ended a round without a cursor after its last page", f)
 	}
-	if cursor == nil && f.scope == "" {
+	if enumeration {
+		n, err := e.inferDeletes(f, listed, started)
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	if enumeration && f.scope == "" {
 		// A full enumeration: every binding of the feed has had it.
 		if err := e.db.Update(func(tx *store.Tx) error { return e.markEnumerated(tx, f, f.bindings) }); err != nil {
 			return total, err
@@ -94,6 +116,91 @@ func (e *Engine) collect(ctx context.Context, f *feed) (int, error) {
 		e.log.Warn("PostSync failed", "feed", f.String(), "error", err)
 	}
 	return total, nil
+}
+
+// inferDeletes closes a full enumeration of a feed (a first read, or a
+// re-read after a cursor reset): every copy on this side that the gateway
+// synced and the enumeration no longer lists was deleted while the feed
+// could not say so. Those deletes are queued, but held: a backend that lost
+// its change history, or one that suddenly lists nothing, looks exactly
+// like a user deleting things, so the binding is paused until an operator
+// decides. Copies synced after the enumeration began are left alone: they
+// may have been written after the page that would have listed them.
+func (e *Engine) inferDeletes(f *feed, listed map[string]map[string]bool, started time.Time) (int, error) {
+	type pair struct{ binding, entity string }
+	n := 0
+	err := e.db.Update(func(tx *store.Tx) error {
+		n = 0
+		missing := map[pair]int{}
+		now := time.Now().UTC()
+		for _, entity := range f.entities {
+			var gone []store.ItemRef
+			var bad error
+			tx.Keys(store.CopyPrefix(f.endpoint, f.scope, entity), func(k []byte) bool {
+				ref, err := store.ParseCopyKey(k)
+				if err != nil {
+					bad = err
+					return false
+				}
+				if !listed[entity][ref.ID] {
+					gone = append(gone, ref)
+				}
+				return true
+			})
+			if bad != nil {
+				return bad
+			}
+			for _, ref := range gone {
+				item, err := tx.ItemFor(ref)
+				if err != nil {
+					return err
+				}
+				corr, err := tx.Correlation(item)
+				if errors.Is(err, store.ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				if !corr.Updated.Before(started) {
+					continue
+				}
+				for _, b := range f.bindings {
+					m := corr.MailboxCopy(b.name)
+					if m == nil || (f.side == store.SideMailbox && m.Ref != ref) {
+						continue // not this binding's pair
+					}
+					c := store.Change{Binding: b.name, Side: f.side, Ref: ref, Kind: sdk.ChangeDelete, Enqueued: now}
+					if _, err := tx.EnqueueChange(c); err != nil {
+						return err
+					}
+					missing[pair{b.name, entity}]++
+					n++
+				}
+			}
+		}
+		for p, count := range missing {
+			state, err := tx.BindingState(p.binding)
+			if err != nil {
+				return err
+			}
+			if time.Now().Before(state.AllowDeletesUntil) {
+				continue
+			}
+			why := fmt.Sprintf("cursor reset: feed %s, read again in full, no longer lists %d synced %s items", f, count, p.entity)
+			if len(listed[p.entity]) == 0 {
+				why = fmt.Sprintf("feed %s suddenly lists no %s items at all, where %d were synced", f, p.entity, count)
+			}
+			if err := e.holdDeletes(tx, p.binding, state, why+"; they would be deleted"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if n > 0 {
+		e.poke()
+	}
+	return n, err
 }
 
 // backfill gives the bindings that joined a shared endpoint feed after its
@@ -256,10 +363,17 @@ func (e *Engine) guardDeletes(tx *store.Tx, binding, entity string) error {
 	if items < 4 || float64(pending) <= rule.Deletes.Share*float64(items) {
 		return nil
 	}
-	state.Paused, state.PausedAt = true, time.Now().UTC()
-	state.PausedReason = fmt.Sprintf("mass delete: %d of %d %s items would be deleted in one cycle (max_delete_share %g); "+
-		"if that is right, run: syncgate resume %s --allow-deletes", pending, items, entity, rule.Deletes.Share, binding)
-	e.log.Error("binding paused", "binding", binding, "reason", state.PausedReason)
+	return e.holdDeletes(tx, binding, state, fmt.Sprintf("mass delete: %d of %d %s items would be deleted in one cycle (max_delete_share %g)",
+		pending, items, entity, rule.Deletes.Share))
+}
+
+// holdDeletes pauses a binding for the delete guard: its deletes stay
+// queued until an operator decides about them.
+func (e *Engine) holdDeletes(tx *store.Tx, binding string, state store.BindingState, why string) error {
+	state.Paused, state.Guarded, state.PausedAt = true, true, time.Now().UTC()
+	state.PausedReason = fmt.Sprintf("%s; if that is right, run: syncgate resume %s --allow-deletes "+
+		"(or --untrack-deletes to keep the items and stop syncing them)", why, binding)
+	e.log.Error("binding paused by the delete guard", "binding", binding, "reason", state.PausedReason)
 	e.setPaused(binding, true)
 	return tx.PutBindingState(binding, state)
 }

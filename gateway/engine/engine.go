@@ -11,6 +11,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -94,10 +95,26 @@ func (e *Engine) isPaused(binding string) bool {
 	return e.paused[binding]
 }
 
-// Resume un-pauses a binding; with allowDeletes, deletes pass the
-// mass-delete guard for the next hour.
-func (e *Engine) Resume(binding string, allowDeletes bool) error {
-	if err := Resume(e.db, binding, allowDeletes); err != nil {
+// DeleteDecision is what an operator decides, on resume, about deletes the
+// delete guard holds back.
+type DeleteDecision int
+
+const (
+	// HoldDeletes is a plain resume: refused while the guard holds deletes.
+	HoldDeletes DeleteDecision = iota
+	// AllowDeletes lets the held deletes through, and any others for an hour.
+	AllowDeletes
+	// UntrackDeletes keeps the items: each held delete only ends their sync.
+	UntrackDeletes
+)
+
+// ErrDeletesHeld refuses a plain resume of a binding the delete guard
+// paused: resuming it must not delete anything the operator did not confirm.
+var ErrDeletesHeld = errors.New("deletes held by the delete guard")
+
+// Resume un-pauses a binding, deciding about the deletes the guard held.
+func (e *Engine) Resume(binding string, d DeleteDecision) error {
+	if err := Resume(e.db, binding, d); err != nil {
 		return err
 	}
 	e.setPaused(binding, false)
@@ -106,18 +123,49 @@ func (e *Engine) Resume(binding string, allowDeletes bool) error {
 }
 
 // Resume un-pauses a binding in the store (for a stopped gateway too).
-func Resume(db *store.DB, binding string, allowDeletes bool) error {
+func Resume(db *store.DB, binding string, d DeleteDecision) error {
 	return db.Update(func(tx *store.Tx) error {
 		st, err := tx.BindingState(binding)
 		if err != nil {
 			return err
 		}
-		st.Paused, st.PausedReason = false, ""
-		if allowDeletes {
+		if st.Guarded && d == HoldDeletes {
+			return fmt.Errorf("binding %s: %w (%s); say what becomes of them: "+
+				"`syncgate resume %s --allow-deletes` deletes them, `syncgate resume %s --untrack-deletes` keeps the items and stops syncing them",
+				binding, ErrDeletesHeld, st.PausedReason, binding, binding)
+		}
+		if d == UntrackDeletes {
+			if err := untrackHeldDeletes(tx, binding); err != nil {
+				return err
+			}
+		}
+		st.Paused, st.PausedReason, st.Guarded = false, "", false
+		if d == AllowDeletes {
 			st.AllowDeletesUntil = time.Now().UTC().Add(time.Hour)
 		}
 		return tx.PutBindingState(binding, st)
 	})
+}
+
+// untrackHeldDeletes turns the binding's queued deletes into scope exits:
+// the other side keeps its copy, and the pair is no longer synced.
+func untrackHeldDeletes(tx *store.Tx, binding string) error {
+	var held []store.Change
+	if err := store.Scan(tx, store.QueuePrefix(binding), func(_ []byte, c *store.Change) bool {
+		if c.Kind == sdk.ChangeDelete {
+			held = append(held, *c)
+		}
+		return true
+	}); err != nil {
+		return err
+	}
+	for _, c := range held {
+		c.Kind = sdk.ChangeScopeExit
+		if err := tx.PutChange(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Pause pauses a binding in the store with a reason.

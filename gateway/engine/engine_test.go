@@ -3,7 +3,10 @@ package engine
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -352,12 +355,101 @@ func TestMassDeleteGuard(t *testing.T) {
 	if n := len(w.items(w.mail, alice, "contact")); n != 10 {
 		t.Fatalf("after a restart alice's mailbox has %d contacts", n)
 	}
-	if err := w.eng.Resume("alice", true); err != nil {
+	if err := w.eng.Resume("alice", AllowDeletes); err != nil {
 		t.Fatal(err)
 	}
 	w.sync()
 	if n := len(w.items(w.mail, alice, "contact")); n != 4 {
 		t.Fatalf("after resume --allow-deletes alice's mailbox has %d contacts, want 4", n)
+	}
+}
+
+// TestCursorResetHoldsInferredDeletes: a CRM that forgot its change history
+// (a cursor reset) is read again in full; the contacts it no longer lists
+// were deleted while nobody could tell, so their deletes are queued but held
+// with the binding paused, and a plain resume is refused.
+func TestCursorResetHoldsInferredDeletes(t *testing.T) {
+	w := newWorld(t, twoWayContacts)
+	var ids []string
+	for i := 0; i < 6; i++ {
+		ids = append(ids, w.create(w.crm, alice, "contact", contact(fmt.Sprintf("P%d", i), "Person")).ID)
+	}
+	w.sync()
+	// Two contacts vanish without a journal entry, and the history goes.
+	for _, id := range ids[:2] {
+		if err := os.Remove(filepath.Join(w.crm.Dir(), "items", alice, "contact", id+".json")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.crm.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	w.sync()
+	if n := len(w.items(w.mail, alice, "contact")); n != 6 {
+		t.Fatalf("alice's mailbox has %d contacts: inferred deletes went through unconfirmed", n)
+	}
+	st := w.bindingState("alice")
+	if !st.Paused || !st.Guarded || !strings.Contains(st.PausedReason, "cursor reset") ||
+		!strings.Contains(st.PausedReason, "no longer lists 2 synced contact items") {
+		t.Fatalf("binding state %+v", st)
+	}
+	if err := w.eng.Resume("alice", HoldDeletes); !errors.Is(err, ErrDeletesHeld) ||
+		!strings.Contains(err.Error(), "--untrack-deletes") {
+		t.Fatalf("plain resume of a guarded binding: %v", err)
+	}
+	// The operator keeps the mailbox's copies: the pairs end, nothing is deleted.
+	if err := w.eng.Resume("alice", UntrackDeletes); err != nil {
+		t.Fatal(err)
+	}
+	w.sync()
+	if n := len(w.items(w.mail, alice, "contact")); n != 6 {
+		t.Fatalf("after resume --untrack-deletes alice's mailbox has %d contacts, want 6", n)
+	}
+	if c := w.counters("alice", "contact"); c.Untracked != 2 || c.Deleted != 0 {
+		t.Fatalf("counters %+v", c)
+	}
+	if st := w.bindingState("alice"); st.Paused {
+		t.Fatalf("still paused: %+v", st)
+	}
+}
+
+// TestSideThatListsNothing: a CRM whose contacts are all gone at once, with
+// its history, pauses the binding even though max_delete_share is 1; the
+// operator confirms and the mailbox follows.
+func TestSideThatListsNothing(t *testing.T) {
+	w := newWorld(t, `
+policy "contact" {
+  direction = "bidirectional"
+  tracking {
+    mode = "all"
+  }
+  deletes {
+    max_delete_share = 1
+  }
+}`)
+	for i := 0; i < 3; i++ {
+		w.create(w.crm, alice, "contact", contact(fmt.Sprintf("P%d", i), "Person"))
+	}
+	w.sync()
+	if err := os.RemoveAll(filepath.Join(w.crm.Dir(), "items", alice, "contact")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.crm.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	w.sync()
+	if n := len(w.items(w.mail, alice, "contact")); n != 3 {
+		t.Fatalf("alice's mailbox has %d contacts, want 3 held", n)
+	}
+	if st := w.bindingState("alice"); !st.Guarded || !strings.Contains(st.PausedReason, "suddenly lists no contact items at all, where 3 were synced") {
+		t.Fatalf("binding state %+v", st)
+	}
+	if err := w.eng.Resume("alice", AllowDeletes); err != nil {
+		t.Fatal(err)
+	}
+	w.sync()
+	if n := len(w.items(w.mail, alice, "contact")); n != 0 {
+		t.Fatalf("after resume --allow-deletes alice's mailbox has %d contacts, want 0", n)
 	}
 }
 

@@ -226,3 +226,11 @@ policy "contact" {
 // close releases the world's database before the test ends (the model test
 // makes many worlds in one test).
 func (w *world) close() { w.db.Close() }
+
+func (w *world) bindingState(binding string) (st store.BindingState) {
+	w.t.Helper()
+	if err := w.db.View(func(tx *store.Tx) (err error) { st, err = tx.BindingState(binding); return err }); err != nil {
+		w.t.Fatal(err)
+	}
+	return st
+}

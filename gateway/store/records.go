@@ -147,6 +147,10 @@ type BindingState struct {
 	Paused       bool      `json:"paused,omitempty"`
 	PausedReason string    `json:"paused_reason,omitempty"`
 	PausedAt     time.Time `json:"paused_at,omitempty"`
+	// Guarded says the delete guard paused the binding: deletes wait in
+	// its queue, and a plain resume is refused until the operator says
+	// what becomes of them (--allow-deletes or --untrack-deletes).
+	Guarded bool `json:"guarded,omitempty"`
 	// AllowDeletesUntil lets deletes through the mass-delete guard until
 	// then: an operator confirmed them (resume --allow-deletes).
 	AllowDeletesUntil time.Time `json:"allow_deletes_until,omitempty"`

@@ -363,11 +363,19 @@ func (tx *Tx) ItemWithNaturalKey(endpoint, scope, entity, key string) (string, e
 
 // CountKeys counts the keys under prefix without reading their values.
 func (tx *Tx) CountKeys(prefix []byte) int {
+	n := 0
+	tx.Keys(prefix, func([]byte) bool { n++; return true })
+	return n
+}
+
+// Keys calls fn with each key under prefix, in order, without reading
+// values, until fn returns false. The key is only valid during the call.
+func (tx *Tx) Keys(prefix []byte, fn func(key []byte) bool) {
 	it := tx.txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 	defer it.Close()
-	n := 0
 	for it.Rewind(); it.Valid(); it.Next() {
-		n++
+		if !fn(it.Item().Key()) {
+			return
+		}
 	}
-	return n
 }
