@@ -172,6 +172,9 @@ type BindingStatus struct {
 type Status struct {
 	Bindings  []BindingStatus `json:"bindings"`
 	Endpoints []host.Status   `json:"endpoints"`
+	// Held lists the endpoints whose connector refused its credentials or
+	// configuration: nothing goes to them until they work again.
+	Held map[string]string `json:"held_endpoints,omitempty"`
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
@@ -184,6 +187,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	for _, name := range slices.Sorted(maps.Keys(sups)) {
 		st.Endpoints = append(st.Endpoints, sups[name].Status())
 	}
+	st.Held = eng.HeldEndpoints()
 	writeJSON(w, http.StatusOK, st)
 }
 

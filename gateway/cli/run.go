@@ -398,6 +398,9 @@ func printStatus(cmd *cobra.Command, st *admin.Status) {
 	}
 	for _, e := range st.Endpoints {
 		fmt.Fprintf(out, "endpoint %-12s %s  pid %d  restarts %d", e.Endpoint, e.State, e.Pid, e.Restarts)
+		if why, held := st.Held[e.Endpoint]; held {
+			fmt.Fprintf(out, "  HELD (fix its credentials or settings, then reload): %s", why)
+		}
 		if e.LastError != "" {
 			fmt.Fprintf(out, "  last error: %s", e.LastError)
 		}

@@ -38,6 +38,9 @@ const (
 	DefaultPollInterval   = 60 * time.Second
 	DefaultCallTimeout    = 30 * time.Second
 	DefaultMaxConcurrency = 8
+	// DefaultScopeConcurrency follows the strictest backend syncgate speaks:
+	// Graph serves at most 4 concurrent requests per mailbox.
+	DefaultScopeConcurrency = 4
 )
 
 // Policy values and their defaults.
@@ -113,9 +116,12 @@ type Endpoint struct {
 	Settings       sdk.Fields // the connector's config attributes, defaults applied
 	PollInterval   time.Duration
 	CallTimeout    time.Duration
-	MaxConcurrency int
-	Manifest       *manifest.Manifest // the connector's manifest, set by Resolve
-	Range          hcl.Range          // the block's header
+	MaxConcurrency int // calls in flight to the endpoint
+	// ScopeConcurrency bounds the calls in flight for one scope (a mailbox,
+	// a CRM user) of the endpoint.
+	ScopeConcurrency int
+	Manifest         *manifest.Manifest // the connector's manifest, set by Resolve
+	Range            hcl.Range          // the block's header
 
 	connectorRange hcl.Range
 	nameRange      hcl.Range

@@ -150,7 +150,7 @@ func TestDefaults(t *testing.T) {
 	}
 
 	mail := cfg.Endpoint("mail")
-	if mail.PollInterval != 60*time.Second || mail.CallTimeout != 30*time.Second || mail.MaxConcurrency != 8 {
+	if mail.PollInterval != 60*time.Second || mail.CallTimeout != 30*time.Second || mail.MaxConcurrency != 8 || mail.ScopeConcurrency != 4 {
 		t.Errorf("reserved defaults = %v %v %d", mail.PollInterval, mail.CallTimeout, mail.MaxConcurrency)
 	}
 	wantMail := sdk.Fields{
@@ -212,6 +212,7 @@ endpoint "test-mailbox" "mail" {
   poll_interval   = "1m30s"
   call_timeout    = "5s"
   max_concurrency = 2
+  scope_concurrency = 1
 }
 `})
 	cfg := mustLoad(t, path)
@@ -230,8 +231,8 @@ endpoint "test-mailbox" "mail" {
 	if !e.Settings.Equal(want) {
 		t.Errorf("settings = %v, want %v", e.Settings, want)
 	}
-	if e.PollInterval != 90*time.Second || e.CallTimeout != 5*time.Second || e.MaxConcurrency != 2 {
-		t.Errorf("reserved = %v %v %d", e.PollInterval, e.CallTimeout, e.MaxConcurrency)
+	if e.PollInterval != 90*time.Second || e.CallTimeout != 5*time.Second || e.MaxConcurrency != 2 || e.ScopeConcurrency != 1 {
+		t.Errorf("reserved = %v %v %d %d", e.PollInterval, e.CallTimeout, e.MaxConcurrency, e.ScopeConcurrency)
 	}
 	// The secret arrives through env() inside a template: no warning.
 	if !e.Sensitive("client_secret") || e.Sensitive("tenant_id") {

@@ -38,7 +38,8 @@ func (c *Config) Resolve(manifests map[string]*manifest.Manifest) hcl.Diagnostic
 
 func (p *parser) resolveEndpoint(e *Endpoint, manifests map[string]*manifest.Manifest) {
 	e.Settings, e.sensitive, e.Manifest = sdk.Fields{}, map[string]bool{}, nil
-	e.PollInterval, e.CallTimeout, e.MaxConcurrency = DefaultPollInterval, DefaultCallTimeout, DefaultMaxConcurrency
+	e.PollInterval, e.CallTimeout = DefaultPollInterval, DefaultCallTimeout
+	e.MaxConcurrency, e.ScopeConcurrency = DefaultMaxConcurrency, DefaultScopeConcurrency
 	m := manifests[e.Connector]
 	if m == nil {
 		names := make([]string, 0, len(manifests))
@@ -69,14 +70,9 @@ func (p *parser) resolveEndpoint(e *Endpoint, manifests map[string]*manifest.Man
 				e.CallTimeout = d
 			}
 		case "max_concurrency":
-			if v, ok := p.value(a, cty.Number, "a number"); ok {
-				n, acc := v.AsBigFloat().Int64()
-				if acc != big.Exact || n < 1 || n > 1<<16 {
-					p.errorf(a.Expr.Range().Ptr(), "Invalid max_concurrency", "max_concurrency must be a whole number from 1 to 65536.")
-				} else {
-					e.MaxConcurrency = int(n)
-				}
-			}
+			p.concurrency(a, &e.MaxConcurrency)
+		case "scope_concurrency":
+			p.concurrency(a, &e.ScopeConcurrency)
 		default:
 			if m != nil {
 				p.endpointSetting(e, m, a)
@@ -193,6 +189,20 @@ func typeWant(t string) string {
 		return "a map of strings"
 	}
 	return "a string"
+}
+
+// concurrency reads a limit on calls in flight.
+func (p *parser) concurrency(a *hcl.Attribute, into *int) {
+	v, ok := p.value(a, cty.Number, "a number")
+	if !ok {
+		return
+	}
+	n, acc := v.AsBigFloat().Int64()
+	if acc != big.Exact || n < 1 || n > 1<<16 {
+		p.errorf(a.Expr.Range().Ptr(), "Invalid "+a.Name, "%s must be a whole number from 1 to 65536.", a.Name)
+		return
+	}
+	*into = int(n)
 }
 
 func (p *parser) duration(a *hcl.Attribute) (time.Duration, bool) {

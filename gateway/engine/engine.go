@@ -39,12 +39,17 @@ type Options struct {
 	Conns  map[string]Conn // by endpoint name
 	DB     *store.DB
 	Logger hclog.Logger
-	// Workers process records concurrently (across items); default 4.
+	// Workers process records concurrently (across items); default 16,
+	// within each endpoint's max_concurrency and scope_concurrency.
 	Workers int
 	// PageSize is the Max of each GetSyncData; default 500.
 	PageSize int
 	// MaxAttempts before a failing record becomes a dead letter; default 8.
 	MaxAttempts int
+	// AuthRetry is how long an endpoint whose connector refused its
+	// credentials or configuration is held before it is tried again;
+	// default 1 minute.
+	AuthRetry time.Duration
 	// FailFor is how long SyncOnce keeps retrying feeds that fail before it
 	// gives up; default 2 minutes.
 	FailFor time.Duration
@@ -80,6 +85,7 @@ type Engine struct {
 	mu      sync.Mutex
 	waitFor map[string]time.Time // endpoint/scope → throttled until
 	paused  map[string]bool      // bindings whose records wait for an operator
+	held    map[string]string    // endpoints whose connector refused its credentials or configuration → why
 	hints   chan hint            // early collects asked for by notifications
 }
 
@@ -223,7 +229,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		opts.Logger = hclog.NewNullLogger()
 	}
 	if opts.Workers == 0 {
-		opts.Workers = 4
+		opts.Workers = 16
 	}
 	if opts.PageSize == 0 {
 		opts.PageSize = 500
@@ -231,9 +237,21 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	if opts.MaxAttempts == 0 {
 		opts.MaxAttempts = 8
 	}
+	if opts.AuthRetry == 0 {
+		opts.AuthRetry = time.Minute
+	}
 	e := &Engine{opts: opts, log: opts.Logger, db: opts.DB, bindings: map[string]*binding{},
-		stats: newStats(), wake: make(chan struct{}, 1), waitFor: map[string]time.Time{}, paused: map[string]bool{}, hints: make(chan hint, 64)}
+		stats: newStats(), wake: make(chan struct{}, 1), waitFor: map[string]time.Time{}, paused: map[string]bool{}, held: map[string]string{}, hints: make(chan hint, 64)}
 	cfg := opts.Config
+	// Every call the engine makes goes through its endpoint's limits.
+	conns := map[string]Conn{}
+	for name, c := range opts.Conns {
+		if ep := cfg.Endpoint(name); ep != nil && c != nil {
+			c = limit(c, ep.MaxConcurrency, ep.ScopeConcurrency, func(err error) { e.observe(name, err) })
+		}
+		conns[name] = c
+	}
+	e.opts.Conns = conns
 	scopes := map[string][]string{}
 	for _, cb := range cfg.Bindings {
 		scopes[cb.MailboxEndpoint] = append(scopes[cb.MailboxEndpoint], cb.Mailbox)

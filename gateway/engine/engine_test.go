@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -766,5 +767,62 @@ func TestThrottlingHoldsBackOnlyItsScope(t *testing.T) {
 	}
 	if last := th.calls[alice][1]; last.Before(th.until) {
 		t.Fatalf("alice's retry came at %v, before the retry-after at %v", last, th.until)
+	}
+}
+
+// refusing is a CRM connector whose credentials are refused while refuse is
+// set: every Apply answers an auth error.
+type refusing struct {
+	Conn
+	refuse  atomic.Bool
+	refused atomic.Int32
+}
+
+func (r *refusing) Apply(ctx context.Context, scope, entity string, ops []sdk.Op) ([]sdk.OpResult, error) {
+	if r.refuse.Load() {
+		r.refused.Add(1)
+		return nil, sdk.NewError(sdk.ErrAuth, "AADSTS7000215: invalid client secret provided")
+	}
+	return r.Conn.Apply(ctx, scope, entity, ops)
+}
+
+// TestRefusedCredentialsHoldTheEndpoint: a connector that refuses its
+// credentials holds its endpoint with the reason (no hammering, no dead
+// letters), and the first call that works again releases it.
+func TestRefusedCredentialsHoldTheEndpoint(t *testing.T) {
+	w := newWorld(t, twoWayContacts)
+	r := &refusing{Conn: w.conn["crm"]}
+	r.refuse.Store(true)
+	w.conn["crm"] = r
+	w.newEngine(nil)
+	w.eng.opts.AuthRetry = 200 * time.Millisecond
+	w.create(w.mail, alice, "contact", contact("Grace", "Hopper"))
+	var heldWhy string
+	go func() {
+		for len(w.eng.HeldEndpoints()) == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		heldWhy = w.eng.HeldEndpoints()["crm"]
+		time.Sleep(500 * time.Millisecond) // the operator fixes the secret
+		r.refuse.Store(false)
+	}()
+	w.sync()
+	if !strings.Contains(heldWhy, "invalid client secret") {
+		t.Fatalf("held endpoints said %q", heldWhy)
+	}
+	if n := len(w.items(w.crm, "", "contact")); n != 1 {
+		t.Fatalf("the CRM has %d contacts after the credentials work again, want 1", n)
+	}
+	if held := w.eng.HeldEndpoints(); len(held) != 0 {
+		t.Fatalf("still held: %v", held)
+	}
+	// 500 ms held, tried again every 200 ms: a few calls, not a storm.
+	if n := r.refused.Load(); n < 1 || n > 4 {
+		t.Fatalf("%d refused calls while held", n)
+	}
+	var dead int
+	w.db.View(func(tx *store.Tx) error { dead = tx.CountKeys(store.DeadLetterPrefix("alice")); return nil })
+	if dead != 0 {
+		t.Fatalf("%d dead letters: a refused credential is not the item's fault", dead)
 	}
 }

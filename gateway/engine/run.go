@@ -191,8 +191,13 @@ func (e *Engine) fail(c store.Change, err error) {
 		dead = c.Attempts >= e.opts.MaxAttempts
 		wait = backoffFor(c.Attempts)
 	case typed && (te.Kind == sdk.ErrAuth || te.Kind == sdk.ErrConfig):
-		wait = time.Minute
-		e.log.Error("connector refused its credentials or configuration", "binding", c.Binding, "error", err)
+		// Not the item's fault: the endpoint is held, and the record waits
+		// with it, its attempts uncounted.
+		wait = e.opts.AuthRetry
+		var ce *callError
+		if errors.As(err, &ce) {
+			e.observe(ce.endpoint, err)
+		}
 	case typed:
 		c.Attempts++
 		wait = backoffFor(c.Attempts)
@@ -335,6 +340,11 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		for h.Len() > 0 && !(*h)[0].due.After(time.Now()) {
 			s := heap.Pop(h).(*scheduled)
+			if until := e.heldUntil(s.f.endpoint); until.After(time.Now()) {
+				s.due = until // its connector refused its credentials: wait with it
+				heap.Push(h, s)
+				continue
+			}
 			n, err := e.collectWithResync(ctx, s.f)
 			if err != nil && ctx.Err() == nil {
 				e.log.Warn("collect failed", "feed", s.f.String(), "error", err)

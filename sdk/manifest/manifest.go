@@ -42,7 +42,7 @@ var Operations = []string{"create", "update", "delete"}
 
 // ReservedConfig names endpoint attributes that belong to the gateway, not to
 // any connector, so a manifest may not declare them.
-var ReservedConfig = []string{"poll_interval", "call_timeout", "max_concurrency"}
+var ReservedConfig = []string{"poll_interval", "call_timeout", "max_concurrency", "scope_concurrency"}
 
 // Manifest is a parsed connector.hcl.
 type Manifest struct {
