@@ -1,0 +1,343 @@
+package crm
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/syncgate/syncgate/sdk"
+)
+
+// Fetch reads full items as the scope's user. An item that is gone, or an
+// id that is not one of this entity's, fails alone; a failure that
+// concerns every item (throttling, auth, the network) fails the call.
+func (c *Connector) Fetch(ctx context.Context, scope, entityName string, ids []string) ([]sdk.FetchResult, error) {
+	cl, e, u, err := c.scoped(ctx, scope, entityName)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]sdk.FetchResult, len(ids))
+	rows := make([]row, len(ids))
+	tables := make([]*table, len(ids))
+	partyIDs := map[*table][]string{}
+	for i, id := range ids {
+		out[i].ID = id
+		t, g, err := e.parseID(id)
+		if err == nil {
+			var cols []string
+			if cols, err = c.fetchColumns(ctx, cl, t); err != nil {
+				return nil, err
+			}
+			rows[i], err = c.get(ctx, cl, t, g, cols, u.id)
+		}
+		if err != nil {
+			if se := sdk.AsError(err); se.Kind == sdk.ErrNotFound || se.Kind == sdk.ErrPermanent {
+				out[i].Err = se
+				continue
+			}
+			return nil, err
+		}
+		tables[i] = t
+		if t.partyNav != "" {
+			partyIDs[t] = append(partyIDs[t], strings.ToLower(g))
+		}
+	}
+	parties := map[string][]party{}
+	for t, gs := range partyIDs {
+		ps, err := c.parties(ctx, cl, gs, t.partyMasks, u.id)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range ps {
+			parties[k] = v
+		}
+	}
+	for i, r := range rows {
+		if r == nil {
+			continue
+		}
+		t := tables[i]
+		g := strings.ToLower(r.str(t.key))
+		fields, err := t.read(c, t, r, parties[g])
+		if err != nil {
+			out[i].Err = sdk.AsError(err)
+			continue
+		}
+		rec := &sdk.Record{Entity: e.name, ID: out[i].ID, Version: r.version(), Modified: r.modified(),
+			CorrelationKey: r.str(c.cfg.IDColumn), Fields: fields}
+		if o := strings.ToLower(r.str("_ownerid_value")); o != "" {
+			rec.RoutingKeys = append(rec.RoutingKeys, o)
+		}
+		for _, p := range parties[g] {
+			if slices.Contains(t.routeMasks, p.mask) {
+				rec.RoutingKeys = append(rec.RoutingKeys, p.routingKeys()...)
+			}
+		}
+		out[i].Record = rec
+	}
+	return out, nil
+}
+
+// fetchColumns are the columns Fetch reads: the feed's and the entity's,
+// without the zone code where the table has none.
+func (c *Connector) fetchColumns(ctx context.Context, cl *client, t *table) ([]string, error) {
+	zones, err := c.hasZones(ctx, cl, t)
+	if err != nil {
+		return nil, err
+	}
+	cols := c.feedColumns(t)
+	for _, col := range t.cols {
+		if col != zoneColumn || zones {
+			cols = append(cols, col)
+		}
+	}
+	return cols, nil
+}
+
+// writeBody is an op's fields as the columns of t, without the zone code
+// where the table has none.
+func (c *Connector) writeBody(ctx context.Context, cl *client, t *table, f sdk.Fields, old []party) (row, error) {
+	body, err := t.write(c, t, f, old)
+	if err != nil {
+		return nil, err
+	}
+	if zones, err := c.hasZones(ctx, cl, t); err != nil {
+		return nil, err
+	} else if !zones {
+		delete(body, zoneColumn)
+	}
+	return body, nil
+}
+
+// get reads one row.
+func (c *Connector) get(ctx context.Context, cl *client, t *table, id string, cols []string, caller string) (row, error) {
+	// The annotations name a lookup's table and display name (regarding,
+	// service).
+	resp, err := cl.do(ctx, request{method: http.MethodGet, url: t.set + "(" + id + ")?$select=" + strings.Join(cols, ","), caller: caller,
+		prefer: []string{`odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname,OData.Community.Display.V1.FormattedValue"`}})
+	if err != nil {
+		return nil, err
+	}
+	var r row
+	return r, resp.decode(&r)
+}
+
+// Apply writes as the scope's user, one op after another. Once an op is
+// throttled or refused for credentials, the rest are not sent: they would
+// meet the same answer and cost the user's quota.
+func (c *Connector) Apply(ctx context.Context, scope, entityName string, ops []sdk.Op) ([]sdk.OpResult, error) {
+	cl, e, u, err := c.scoped(ctx, scope, entityName)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]sdk.OpResult, len(ops))
+	var stop *sdk.Error
+	for i, op := range ops {
+		if stop != nil {
+			out[i] = sdk.OpResult{ID: op.ID, Err: stop}
+			continue
+		}
+		res, err := c.applyOne(ctx, cl, e, u, op)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			se := sdk.AsError(err)
+			res = sdk.OpResult{ID: op.ID, Err: se}
+			if se.Kind == sdk.ErrThrottled || se.Kind == sdk.ErrAuth || se.Kind == sdk.ErrConfig {
+				stop = se
+			}
+		}
+		out[i] = res
+	}
+	return out, nil
+}
+
+func (c *Connector) applyOne(ctx context.Context, cl *client, e *entity, u user, op sdk.Op) (sdk.OpResult, error) {
+	switch op.Kind {
+	case sdk.OpCreate:
+		return c.create(ctx, cl, e, u, op)
+	case sdk.OpUpdate:
+		return c.update(ctx, cl, e, u, op)
+	case sdk.OpDelete:
+		t, g, err := e.parseID(op.ID)
+		if err != nil {
+			return sdk.OpResult{}, err
+		}
+		_, err = cl.do(ctx, request{method: http.MethodDelete, url: t.set + "(" + g + ")", caller: u.id,
+			header: map[string]string{"If-Match": matchHeader(op.IfMatch)}})
+		if err != nil {
+			return sdk.OpResult{}, c.conflict(ctx, cl, t, g, u.id, err)
+		}
+		return sdk.OpResult{ID: op.ID}, nil
+	}
+	return sdk.OpResult{}, sdk.NewError(sdk.ErrPermanent, "unknown operation %s", op.Kind)
+}
+
+func matchHeader(version string) string {
+	if version == "" {
+		return "*" // still a condition: a PATCH must never turn into an upsert
+	}
+	return ifMatch(version)
+}
+
+// conflict completes a 412 with the row's current version, so that the
+// engine can tell a stale write from a lost race without asking again.
+func (c *Connector) conflict(ctx context.Context, cl *client, t *table, id, caller string, err error) error {
+	if se := sdk.AsError(err); se.Kind == sdk.ErrConflict && se.CurrentVersion == "" {
+		r, gerr := c.get(ctx, cl, t, id, []string{t.key, "versionnumber"}, caller)
+		if sdk.IsKind(gerr, sdk.ErrNotFound) {
+			return gerr
+		}
+		if gerr == nil {
+			return sdk.Conflict(r.version(), "%s", se.Message)
+		}
+	}
+	return err
+}
+
+// create writes a new row stamped with the syncgate id. With MayExist, an
+// earlier attempt may have succeeded: the stamp is looked up first.
+func (c *Connector) create(ctx context.Context, cl *client, e *entity, u user, op sdk.Op) (sdk.OpResult, error) {
+	if op.MayExist && op.CorrelationKey != "" {
+		if t, r, err := c.findByKey(ctx, cl, e, op.CorrelationKey, u.id); err != nil {
+			return sdk.OpResult{}, err
+		} else if r != nil {
+			return sdk.OpResult{ID: t.itemID(r.str(t.key)), Version: r.version()}, nil
+		}
+	}
+	t := e.createIn(op.Fields)
+	body, err := c.writeBody(ctx, cl, t, op.Fields, nil)
+	if err != nil {
+		return sdk.OpResult{}, err
+	}
+	for k, v := range body {
+		if v == nil {
+			delete(body, k) // a new row has nothing to clear
+		}
+	}
+	if op.CorrelationKey != "" {
+		body[c.cfg.IDColumn] = op.CorrelationKey
+	}
+	resp, err := cl.do(ctx, request{method: http.MethodPost, url: t.set + "?$select=" + t.key + ",versionnumber", body: body,
+		caller: u.id, prefer: []string{"return=representation"}})
+	if err != nil {
+		return sdk.OpResult{}, err
+	}
+	return c.written(ctx, cl, t, "", u.id, resp)
+}
+
+// written reads a write's answer: the row with Prefer: return=representation
+// (201 or 200), or 204 with the row's address in OData-EntityId, after
+// which one read gives the version.
+func (c *Connector) written(ctx context.Context, cl *client, t *table, id, caller string, resp *response) (sdk.OpResult, error) {
+	if resp.status != http.StatusNoContent {
+		var r row
+		if err := resp.decode(&r); err != nil {
+			return sdk.OpResult{}, err
+		}
+		if k := r.str(t.key); k != "" {
+			id = k
+		}
+		if v := r.version(); v != "" && id != "" {
+			return sdk.OpResult{ID: t.itemID(id), Version: v}, nil
+		}
+	}
+	if loc := entityIDFromHeader(resp.header.Get("OData-EntityId")); loc != "" {
+		id = loc
+	}
+	if id == "" {
+		return sdk.OpResult{}, sdk.NewError(sdk.ErrRetryable, "the %s write answered %d without the row or its address", t.set, resp.status)
+	}
+	r, err := c.get(ctx, cl, t, id, []string{t.key, "versionnumber"}, caller)
+	if err != nil {
+		return sdk.OpResult{}, err
+	}
+	return sdk.OpResult{ID: t.itemID(id), Version: r.version()}, nil
+}
+
+var entityIDRE = regexp.MustCompile(`\(([0-9A-Fa-f-]{36})\)\s*$`)
+
+// entityIDFromHeader takes the id out of an OData-EntityId address such as
+// .../accounts(7eb682f1-ca75-e511-80d4-00155d2a68d1).
+func entityIDFromHeader(h string) string {
+	if m := entityIDRE.FindStringSubmatch(h); m != nil {
+		return strings.ToLower(m[1])
+	}
+	return ""
+}
+
+// findByKey looks a syncgate id up in the entity's tables.
+func (c *Connector) findByKey(ctx context.Context, cl *client, e *entity, key, caller string) (*table, row, error) {
+	for _, t := range e.tables {
+		q := t.set + "?$select=" + t.key + ",versionnumber&$filter=" + url.QueryEscape(c.cfg.IDColumn+" eq "+odataString(key))
+		rows, err := cl.list(ctx, q, caller)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(rows) > 0 {
+			return t, rows[0], nil
+		}
+	}
+	return nil, nil, nil
+}
+
+// update patches the columns of the fields the op carries, on the version
+// the gateway last saw. The stamp is never written here: linking a record
+// that already exists must not overwrite its syncgate id.
+func (c *Connector) update(ctx context.Context, cl *client, e *entity, u user, op sdk.Op) (sdk.OpResult, error) {
+	t, g, err := e.parseID(op.ID)
+	if err != nil {
+		return sdk.OpResult{}, err
+	}
+	if want := e.createIn(op.Fields); op.Fields["recurrence"].Kind() == sdk.KindMap && want != t {
+		return sdk.OpResult{}, sdk.NewError(sdk.ErrPermanent, "%s %s is a single appointment: Dataverse cannot turn it into a series; delete it and create the series", e.name, op.ID)
+	}
+	var old []party
+	if touchesParties(t, op.Fields) {
+		ps, err := c.parties(ctx, cl, []string{strings.ToLower(g)}, t.partyMasks, u.id)
+		if err != nil {
+			return sdk.OpResult{}, err
+		}
+		old = ps[strings.ToLower(g)]
+	}
+	body, err := c.writeBody(ctx, cl, t, op.Fields, old)
+	if err != nil {
+		return sdk.OpResult{}, err
+	}
+	resp, err := cl.do(ctx, request{method: http.MethodPatch, url: t.set + "(" + g + ")?$select=" + t.key + ",versionnumber", body: body,
+		caller: u.id, prefer: []string{"return=representation"}, header: map[string]string{"If-Match": matchHeader(op.IfMatch)}})
+	if err != nil {
+		return sdk.OpResult{}, c.conflict(ctx, cl, t, g, u.id, err)
+	}
+	return c.written(ctx, cl, t, g, u.id, resp)
+}
+
+// touchesParties reports whether an update carries a field held in activity
+// parties, whose current list it must then merge with.
+func touchesParties(t *table, f sdk.Fields) bool {
+	for _, pf := range t.partyFields {
+		if _, ok := f[pf.name]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// scoped is what Fetch and Apply start from: the client, the entity, and
+// the scope's user to act as.
+func (c *Connector) scoped(ctx context.Context, scope, entityName string) (*client, *entity, user, error) {
+	cl, err := c.configured()
+	if err != nil {
+		return nil, nil, user{}, err
+	}
+	e, err := c.entity(entityName)
+	if err != nil {
+		return nil, nil, user{}, err
+	}
+	u, err := c.users.caller(ctx, cl, scope)
+	return cl, e, u, err
+}
