@@ -34,7 +34,7 @@ func newHarness(t *testing.T, opts Options) *harness {
 
 func (h *harness) fetchToken() string {
 	h.t.Helper()
-	form := url.Values{"client_id": {"syncgate-emulator"}, "client_secret": {"syncgate-emulator-secret"},
+	form := url.Values{"client_id": {h.e.opts.ClientID}, "client_secret": {h.e.opts.ClientSecret},
 		"grant_type": {"client_credentials"}, "scope": {h.srv.URL + "/.default"}}
 	resp, err := http.PostForm(h.srv.URL+"/contoso.onmicrosoft.com/oauth2/v2.0/token", form)
 	if err != nil {

@@ -69,10 +69,10 @@ func (o object) MarshalJSON() ([]byte, error) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		k, _ := json.Marshal(f.k)
+		k, _ := marshal(f.k)
 		b.Write(k)
 		b.WriteByte(':')
-		v, err := json.Marshal(f.v)
+		v, err := marshal(f.v)
 		if err != nil {
 			return nil, err
 		}
@@ -95,8 +95,20 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	writeJSONType(w, status, "application/json; odata.metadata=minimal", body)
 }
 
+// marshal is json.Marshal without HTML escaping: the service writes the '&'
+// of a nextLink as it is, not as \u0026.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
 func writeJSONType(w http.ResponseWriter, status int, ctype string, body any) {
-	b, err := json.Marshal(body)
+	b, err := marshal(body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -131,8 +143,8 @@ func hasPreference(r *http.Request, name string) bool {
 func etag(version int64) string { return `W/"` + strconv.FormatInt(version, 10) + `"` }
 
 // escapeCookie percent-encodes s the way the service writes paging cookies:
-// everything but unreserved characters, '=' and '/'; hex in upper or lower
-// case as the documentation's samples show for the outer and inner cookie.
+// the outer cookie keeps '=' and '/' and uses upper-case hex, the inner one
+// (lower) escapes them too, in lower-case hex, as the documented samples show.
 func escapeCookie(s string, lower bool) string {
 	const upperHex, lowerHex = "0123456789ABCDEF", "0123456789abcdef"
 	hex := upperHex
@@ -143,7 +155,7 @@ func escapeCookie(s string, lower bool) string {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-			c == '-' || c == '_' || c == '.' || c == '~' || c == '=' || c == '/' {
+			c == '-' || c == '_' || c == '.' || c == '~' || (!lower && (c == '=' || c == '/')) {
 			b.WriteByte(c)
 			continue
 		}
