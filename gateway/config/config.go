@@ -38,6 +38,9 @@ const (
 	DefaultPollInterval   = 60 * time.Second
 	DefaultCallTimeout    = 30 * time.Second
 	DefaultMaxConcurrency = 8
+	// DefaultTombstoneRetention keeps propagated deletes restorable for a
+	// month: long enough for someone to notice a contact gone missing.
+	DefaultTombstoneRetention = 30 * 24 * time.Hour
 	// DefaultScopeConcurrency follows the strictest backend syncgate speaks:
 	// Graph serves at most 4 concurrent requests per mailbox.
 	DefaultScopeConcurrency = 4
@@ -106,6 +109,8 @@ type Gateway struct {
 	// BindingsFile is a CSV of bindings (name, mailbox, crm_user[,
 	// mailbox_endpoint, crm_endpoint]), read besides the binding blocks.
 	BindingsFile string
+	// TombstoneRetention is how long a propagated delete can be undone.
+	TombstoneRetention time.Duration
 }
 
 // Endpoint is one configured use of a connector. Settings, the reserved

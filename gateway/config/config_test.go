@@ -136,11 +136,12 @@ func TestDefaults(t *testing.T) {
 	cfg := mustLoad(t, path)
 
 	wantGateway := config.Gateway{
-		DataDir:     filepath.Join(dir, "data"),
-		PluginDir:   filepath.Join(dir, "plugins"),
-		LockFile:    filepath.Join(dir, "connectors.lock.hcl"),
-		LogLevel:    "info",
-		AdminListen: "127.0.0.1:9700",
+		DataDir:            filepath.Join(dir, "data"),
+		PluginDir:          filepath.Join(dir, "plugins"),
+		LockFile:           filepath.Join(dir, "connectors.lock.hcl"),
+		LogLevel:           "info",
+		AdminListen:        "127.0.0.1:9700",
+		TombstoneRetention: 30 * 24 * time.Hour,
 	}
 	if cfg.Gateway != wantGateway {
 		t.Errorf("Gateway = %+v, want %+v", cfg.Gateway, wantGateway)
@@ -249,6 +250,7 @@ gateway {
   lock_file    = "./locks/connectors.lock.hcl"
   log_level    = "warn"
   admin_listen = "[::1]:8080"
+  tombstone_retention = "7d"
 }
 `, abs)})
 	path = filepath.Join(filepath.Dir(path), "conf", "syncgate.hcl")
@@ -258,14 +260,25 @@ gateway {
 	}
 	dir := filepath.Dir(path)
 	want := config.Gateway{
-		DataDir:     filepath.Join(filepath.Dir(dir), "var", "data"),
-		PluginDir:   abs,
-		LockFile:    filepath.Join(dir, "locks", "connectors.lock.hcl"),
-		LogLevel:    "warn",
-		AdminListen: "[::1]:8080",
+		DataDir:            filepath.Join(filepath.Dir(dir), "var", "data"),
+		PluginDir:          abs,
+		LockFile:           filepath.Join(dir, "locks", "connectors.lock.hcl"),
+		LogLevel:           "warn",
+		AdminListen:        "[::1]:8080",
+		TombstoneRetention: 7 * 24 * time.Hour,
 	}
 	if cfg.Gateway != want {
 		t.Errorf("Gateway = %+v, want %+v", cfg.Gateway, want)
+	}
+}
+
+func TestBadRetention(t *testing.T) {
+	for _, bad := range []string{"7x", "-1d", "d", "1.5d"} {
+		path := writeConfig(t, map[string]string{"syncgate.hcl": fmt.Sprintf("gateway {\n  tombstone_retention = %q\n}\n", bad)})
+		_, diags := config.Parse(path)
+		if out := manifest.FormatDiagnostics(diags); !strings.Contains(out, ":2:25: error: Invalid tombstone_retention") || !strings.Contains(out, `"30d"`) {
+			t.Errorf("%q: %s", bad, out)
+		}
 	}
 }
 

@@ -28,6 +28,7 @@ var rootSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 
 var gatewaySchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "data_dir"}, {Name: "plugin_dir"}, {Name: "lock_file"}, {Name: "log_level"}, {Name: "admin_listen"}, {Name: "bindings_file"},
+	{Name: "tombstone_retention"},
 }}
 
 var bindingSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
@@ -171,7 +172,8 @@ func (p *parser) directionSetting(a *hcl.Attribute) *Setting {
 }
 
 func (p *parser) gateway(b *hcl.Block) {
-	g := Gateway{DataDir: DefaultDataDir, PluginDir: DefaultPluginDir, LockFile: DefaultLockFile, LogLevel: DefaultLogLevel, AdminListen: DefaultAdminListen}
+	g := Gateway{DataDir: DefaultDataDir, PluginDir: DefaultPluginDir, LockFile: DefaultLockFile, LogLevel: DefaultLogLevel, AdminListen: DefaultAdminListen,
+		TombstoneRetention: DefaultTombstoneRetention}
 	if b != nil {
 		content, ds := b.Body.Content(gatewaySchema)
 		p.diags = append(p.diags, ds...)
@@ -186,6 +188,11 @@ func (p *parser) gateway(b *hcl.Block) {
 		if a := content.Attributes["log_level"]; a != nil {
 			if s := p.setting(a, LogLevels); s != nil {
 				g.LogLevel = s.Value
+			}
+		}
+		if a := content.Attributes["tombstone_retention"]; a != nil {
+			if d, ok := p.duration(a); ok {
+				g.TombstoneRetention = d
 			}
 		}
 		if a := content.Attributes["admin_listen"]; a != nil {

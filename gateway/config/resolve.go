@@ -211,8 +211,15 @@ func (p *parser) duration(a *hcl.Attribute) (time.Duration, bool) {
 		return 0, false
 	}
 	d, err := time.ParseDuration(s)
+	if days, found := strings.CutSuffix(s, "d"); found && err != nil {
+		// Days, for retention periods: "30d".
+		var n int
+		if _, serr := fmt.Sscanf(days, "%d", &n); serr == nil && fmt.Sprint(n) == days {
+			d, err = time.Duration(n)*24*time.Hour, nil
+		}
+	}
 	if err != nil || d <= 0 {
-		p.errorf(a.Expr.Range().Ptr(), "Invalid "+a.Name, "%q is not a duration: write a positive duration such as \"60s\", \"5m\" or \"1h30m\".", s)
+		p.errorf(a.Expr.Range().Ptr(), "Invalid "+a.Name, "%q is not a duration: write a positive duration such as \"60s\", \"5m\", \"1h30m\" or \"30d\".", s)
 		return 0, false
 	}
 	return d, true

@@ -826,3 +826,31 @@ func TestRefusedCredentialsHoldTheEndpoint(t *testing.T) {
 		t.Fatalf("%d dead letters: a refused credential is not the item's fault", dead)
 	}
 }
+
+// TestTombstonesExpire: a propagated delete can be undone for the
+// configured retention, and no longer after.
+func TestTombstonesExpire(t *testing.T) {
+	w := newWorld(t, twoWayContacts)
+	w.cfg.Gateway.TombstoneRetention = 48 * time.Hour
+	w.newEngine(nil)
+	a := w.create(w.crm, alice, "contact", contact("Ada", "Lovelace"))
+	w.sync()
+	w.crm.Delete("", "contact", a.ID, "")
+	w.sync()
+	ts, err := w.eng.Tombstones()
+	if err != nil || len(ts) != 1 {
+		t.Fatalf("tombstones %+v %v", ts, err)
+	}
+	if d := time.Until(ts[0].Expires); d < 47*time.Hour || d > 48*time.Hour {
+		t.Fatalf("tombstone expires in %v, want 48h", d)
+	}
+	if n, err := w.eng.ExpireTombstones(time.Now().Add(47 * time.Hour)); n != 0 || err != nil {
+		t.Fatalf("expired %d before the retention ended (%v)", n, err)
+	}
+	if n, err := w.eng.ExpireTombstones(time.Now().Add(49 * time.Hour)); n != 1 || err != nil {
+		t.Fatalf("expired %d after the retention ended (%v)", n, err)
+	}
+	if err := w.eng.Undelete(context.Background(), ts[0].Item.Item); err == nil || !strings.Contains(err.Error(), "no tombstone") {
+		t.Fatalf("undelete after expiry: %v", err)
+	}
+}

@@ -593,7 +593,7 @@ func (e *Engine) removal(ctx context.Context, j *job) error {
 				}
 			}
 			if err := tx.PutTombstone(store.Tombstone{Item: snapshot, DeletedFrom: j.S, At: time.Now().UTC(),
-				Expires: time.Now().UTC().Add(30 * 24 * time.Hour)}); err != nil {
+				Expires: time.Now().UTC().Add(e.retention())}); err != nil {
 				return err
 			}
 		}

@@ -324,11 +324,17 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	sweep := time.NewTicker(time.Hour)
+	defer sweep.Stop()
+	e.expireTombstones()
 	for {
 		select {
 		case <-ctx.Done():
 			wg.Wait()
 			return nil
+		case <-sweep.C:
+			e.expireTombstones()
+			continue
 		case <-timer.C:
 		case hi := <-e.hints:
 			for _, s := range *h {
@@ -363,6 +369,12 @@ func (e *Engine) Run(ctx context.Context) error {
 		if h.Len() > 0 {
 			timer.Reset(time.Until((*h)[0].due))
 		}
+	}
+}
+
+func (e *Engine) expireTombstones() {
+	if _, err := e.ExpireTombstones(time.Now()); err != nil {
+		e.log.Warn("expiring tombstones failed; tried again in an hour", "error", err)
 	}
 }
 

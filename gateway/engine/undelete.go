@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/syncgate/syncgate/gateway/config"
 	"github.com/syncgate/syncgate/gateway/store"
 	"github.com/syncgate/syncgate/sdk"
 )
@@ -96,4 +97,46 @@ func (e *Engine) Tombstones() ([]store.Tombstone, error) {
 		return store.Scan(tx, store.TombstonePrefix(), func(_ []byte, t *store.Tombstone) bool { out = append(out, *t); return true })
 	})
 	return out, err
+}
+
+// retention is how long a tombstone is kept (gateway { tombstone_retention }).
+func (e *Engine) retention() time.Duration {
+	if d := e.opts.Config.Gateway.TombstoneRetention; d > 0 {
+		return d
+	}
+	return config.DefaultTombstoneRetention
+}
+
+// ExpireTombstones forgets the tombstones whose retention ended before now;
+// Run calls it every hour. The items themselves are long gone: only the
+// means to undo their delete goes.
+func (e *Engine) ExpireTombstones(now time.Time) (int, error) {
+	var old []string
+	if err := e.db.View(func(tx *store.Tx) error {
+		return store.Scan(tx, store.TombstonePrefix(), func(_ []byte, t *store.Tombstone) bool {
+			if t.Expires.Before(now) {
+				old = append(old, t.Item.Item)
+			}
+			return true
+		})
+	}); err != nil {
+		return 0, err
+	}
+	for start := 0; start < len(old); start += 1000 { // bounded transactions
+		batch := old[start:min(start+1000, len(old))]
+		if err := e.db.Update(func(tx *store.Tx) error {
+			for _, item := range batch {
+				if err := tx.DeleteTombstone(item); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return 0, err
+		}
+	}
+	if len(old) > 0 {
+		e.log.Info("tombstones expired", "count", len(old))
+	}
+	return len(old), nil
 }
