@@ -56,6 +56,16 @@ func TestAppointmentWithActivityParties(t *testing.T) {
 			t.Errorf("addressused of a user party: %v", p["addressused"])
 		}
 	}
+	// which table a party is in, as the service tells when asked
+	ann := h.do("GET", api+"activityparties?$select=_partyid_value&$filter=_activityid_value eq "+other, nil,
+		"Prefer", `odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname"`).must(t, 200).values()
+	kinds := map[string]string{}
+	for _, p := range ann {
+		kinds[p["_partyid_value@Microsoft.Dynamics.CRM.lookuplogicalname"].(string)] = p["_partyid_value@Microsoft.Dynamics.CRM.associatednavigationproperty"].(string)
+	}
+	if fmt.Sprint(kinds) != "map[contact:partyid_contact systemuser:partyid_systemuser]" {
+		t.Errorf("lookup annotations %v", kinds)
+	}
 	if n := len(h.do("GET", api+"activityparties?$filter=participationtypemask eq 7 and _partyid_value eq "+alice, nil).must(t, 200).values()); n != 1 {
 		t.Errorf("organizer parties of alice: %d", n)
 	}

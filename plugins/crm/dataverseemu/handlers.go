@@ -119,6 +119,7 @@ func (e *Emulator) getCollection(w http.ResponseWriter, r *http.Request, req *od
 	if err != nil {
 		return err
 	}
+	o.lookupNames = wantsLookupNames(r)
 	pageSize, sized, err := maxPageSize(r)
 	if err != nil {
 		return err
@@ -331,6 +332,7 @@ func (e *Emulator) getOne(w http.ResponseWriter, r *http.Request, req *odataRequ
 	if err != nil {
 		return err
 	}
+	o.lookupNames = wantsLookupNames(r)
 	rw := e.data[t.set].rows[req.id]
 	if rw == nil {
 		return notFound(t, req.id)
@@ -361,6 +363,7 @@ func (e *Emulator) getProperty(w http.ResponseWriter, r *http.Request, req *odat
 		if err != nil {
 			return err
 		}
+		o.lookupNames = wantsLookupNames(r)
 		var rows []*row
 		for _, cr := range e.childrenOf(m, req.id) {
 			if o.filter == nil || o.filter.eval(cr) {
@@ -394,6 +397,7 @@ func (e *Emulator) represent(w http.ResponseWriter, r *http.Request, req *odataR
 	if err != nil {
 		return err
 	}
+	o.lookupNames = wantsLookupNames(r)
 	rw := e.data[t.set].rows[id]
 	body := object{{"@odata.context", contextURL(req, t, o, "/$entity")}}
 	body = append(body, e.render(t, rw, o)...)
@@ -405,6 +409,14 @@ func (e *Emulator) represent(w http.ResponseWriter, r *http.Request, req *odataR
 
 func (e *Emulator) entityID(req *odataRequest, t *table, id string) string {
 	return req.base + "/api/data/" + req.version + "/" + t.set + "(" + id + ")"
+}
+
+// wantsLookupNames reports whether the request asked, with Prefer:
+// odata.include-annotations, for the lookuplogicalname annotations that tell
+// which table a polymorphic lookup (_partyid_value) points into.
+func wantsLookupNames(r *http.Request) bool {
+	v, ok := preferences(r)["odata.include-annotations"]
+	return ok && (v == "*" || strings.Contains(v, "Microsoft.Dynamics.CRM.lookuplogicalname") || strings.Contains(v, "Microsoft.Dynamics.CRM.*"))
 }
 
 func wantsRepresentation(r *http.Request) bool {

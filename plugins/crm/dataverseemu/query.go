@@ -74,6 +74,9 @@ type queryOptions struct {
 	skiptoken  string
 	deltatoken string
 	hasFilter  bool
+	// lookupNames adds @Microsoft.Dynamics.CRM.lookuplogicalname and
+	// associatednavigationproperty to lookup columns.
+	lookupNames bool
 }
 
 type expandItem struct {

@@ -572,6 +572,9 @@ func (e *Emulator) render(t *table, r *row, o *queryOptions) object {
 			continue
 		}
 		seen[c] = true
+		if o.lookupNames && t.cols[c] == tLookup && r.vals[c] != nil {
+			out = append(out, e.lookupAnnotations(t, r, c)...)
+		}
 		out = append(out, field{c, r.vals[c]})
 		if t.cols[c] == tMoney {
 			money = true
@@ -587,6 +590,7 @@ func (e *Emulator) render(t *table, r *row, o *queryOptions) object {
 		out = append(out, field{t.key, r.vals[t.key]})
 	}
 	for _, x := range o.expand {
+		x.opts.lookupNames = o.lookupNames
 		if s, ok := t.singles[x.name]; ok {
 			tr := e.lookupRow(r, s.col)
 			if tr == nil || r.kinds[s.col] != s.target {
@@ -611,6 +615,31 @@ func (e *Emulator) render(t *table, r *row, o *queryOptions) object {
 		out = append(out, field{x.name, items})
 	}
 	return out
+}
+
+// lookupAnnotations are the annotations the service puts before a lookup
+// value when asked: the table it points into and the navigation property
+// that sets it.
+func (e *Emulator) lookupAnnotations(t *table, r *row, col string) []field {
+	set := r.kinds[col]
+	logical := strings.TrimSuffix(set, "s")
+	if tt := e.schema[set]; tt != nil {
+		logical = tt.logical
+	} else if set == "transactioncurrencies" {
+		logical = "transactioncurrency"
+	}
+	out := []field{}
+	var navs []string
+	for name, s := range t.singles {
+		if s.col == col && s.target == set {
+			navs = append(navs, name)
+		}
+	}
+	sort.Strings(navs)
+	if len(navs) > 0 {
+		out = append(out, field{col + "@Microsoft.Dynamics.CRM.associatednavigationproperty", navs[0]})
+	}
+	return append(out, field{col + "@Microsoft.Dynamics.CRM.lookuplogicalname", logical})
 }
 
 // contextURL is the @odata.context of a response about t.
