@@ -47,11 +47,13 @@ type state struct {
 	g      *graphClient
 	env    sdk.Env
 	rounds rounds
+	now    func() time.Time
 
-	mu      sync.Mutex
-	folders map[string]string // mailbox → id of its default contacts folder
-	lists   map[string]string // mailbox → id of its default To Do list
-	subsMu  sync.Mutex        // serialises subscription upkeep
+	mu        sync.Mutex
+	resolved  map[string]string      // "folder/<mailbox>", "list/<mailbox>" → the default contacts folder's or To Do list's id
+	resolving map[string]*sync.Mutex // one resolution at a time per key
+	subsMu    sync.Mutex             // serialises subscription upkeep
+	subFailed sync.Map               // subscription key → when subscribing last failed
 }
 
 var (
@@ -83,7 +85,7 @@ func (c *Connector) Configure(_ context.Context, env sdk.Env, cfg sdk.Fields) sd
 	if err != nil {
 		return append(ds, sdk.Errorf([]string{"graph_url"}, "not a URL", "%v", err))
 	}
-	c.st.Store(&state{cfg: conf, g: g, env: env, folders: map[string]string{}, lists: map[string]string{}})
+	c.st.Store(&state{cfg: conf, g: g, env: env, now: c.now, resolved: map[string]string{}, resolving: map[string]*sync.Mutex{}})
 	return ds
 }
 
@@ -362,4 +364,35 @@ func (c *Connector) conflict(ctx context.Context, s *state, ek entityKind, mailb
 func windowDay(cfg Config, now time.Time) string {
 	from, _ := cfg.window(now)
 	return from.Format(time.DateOnly)
+}
+
+// resolveOnce returns the cached value of key, or resolves it with fn, one
+// caller at a time per key, and caches a non-empty answer.
+func (s *state) resolveOnce(key string, fn func() (string, error)) (string, error) {
+	s.mu.Lock()
+	if v := s.resolved[key]; v != "" {
+		s.mu.Unlock()
+		return v, nil
+	}
+	l := s.resolving[key]
+	if l == nil {
+		l = &sync.Mutex{}
+		s.resolving[key] = l
+	}
+	s.mu.Unlock()
+	l.Lock()
+	defer l.Unlock()
+	s.mu.Lock()
+	v := s.resolved[key]
+	s.mu.Unlock()
+	if v != "" {
+		return v, nil
+	}
+	v, err := fn()
+	if err == nil && v != "" {
+		s.mu.Lock()
+		s.resolved[key] = v
+		s.mu.Unlock()
+	}
+	return v, err
 }

@@ -225,11 +225,8 @@ type extProp struct {
 // own property set, so no other application's properties are touched.
 const (
 	propSet        = "{6d1c3c5e-2f0a-4b8e-9a57-3e7f1b2c4d90}"
-	propSyncgateID = "String " + propSet + " Name SyncgateId"
-	propEntity     = "String " + propSet + " Name SyncgateEntity"    // "service_appointment" marks one
-	propService    = "String " + propSet + " Name SyncgateService"   // JSON: resources, customers, service
-	propAttendees  = "String " + propSet + " Name SyncgateAttendees" // JSON: attendees kept off Graph's list
-	propRegarding  = "String " + propSet + " Name SyncgateRegarding" // JSON: the CRM reference
+	propSyncgateID = "String " + propSet + " Name SyncgateId"   // the syncgate id, for lookups by value
+	propData       = "String " + propSet + " Name SyncgateData" // events: JSON eventData, the syncgate id included
 )
 
 // findProp returns the value of the extended property id, compared as Graph
@@ -243,13 +240,11 @@ func findProp(props []extProp, id string) string {
 	return ""
 }
 
-// expandProps is the $expand that returns the given extended properties.
-func expandProps(ids ...string) string {
-	var conds []string
-	for _, id := range ids {
-		conds = append(conds, "id eq "+odataQuote(id))
-	}
-	return "singleValueExtendedProperties($filter=" + strings.Join(conds, " or ") + ")"
+// expandProp is the $expand that returns one extended property, in the
+// form Graph documents (one id per expand, which is why an event keeps all
+// of syncgate's data in one property).
+func expandProp(id string) string {
+	return "singleValueExtendedProperties($filter=id eq " + odataQuote(id) + ")"
 }
 
 // filterByKey is the $filter that finds items stamped with a syncgate id.

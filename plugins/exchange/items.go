@@ -116,18 +116,15 @@ func contactPath(_ context.Context, _ *state, mailbox, id string) (string, error
 // well-known name, or failing that through the parentFolderId of a contact
 // of /contacts (which lists the default folder).
 func contactsFolder(ctx context.Context, s *state, mailbox string) (string, error) {
-	s.mu.Lock()
-	id := s.folders[mailbox]
-	s.mu.Unlock()
-	if id != "" {
-		return id, nil
-	}
-	var h itemHead
-	_, err := s.g.do(ctx, call{method: "GET", path: userPath(mailbox) + "/contactFolders/contacts?$select=id", mailbox: mailbox}, &h)
-	if e := sdk.AsError(err); e != nil && e.Kind != sdk.ErrNotFound && e.Kind != sdk.ErrPermanent {
-		return "", err
-	}
-	if id = h.ID; id == "" {
+	return s.resolveOnce("folder/"+mailbox, func() (string, error) {
+		var h itemHead
+		_, err := s.g.do(ctx, call{method: "GET", path: userPath(mailbox) + "/contactFolders/contacts?$select=id", mailbox: mailbox}, &h)
+		if e := sdk.AsError(err); e != nil && e.Kind != sdk.ErrNotFound && e.Kind != sdk.ErrPermanent {
+			return "", err
+		}
+		if h.ID != "" {
+			return h.ID, nil
+		}
 		var page struct {
 			Value []struct {
 				ParentFolderID string `json:"parentFolderId"`
@@ -137,16 +134,10 @@ func contactsFolder(ctx context.Context, s *state, mailbox string) (string, erro
 			return "", err
 		}
 		if len(page.Value) > 0 {
-			id = page.Value[0].ParentFolderID
+			return page.Value[0].ParentFolderID, nil
 		}
-	}
-	if id == "" {
 		return "", nil
-	}
-	s.mu.Lock()
-	s.folders[mailbox] = id
-	s.mu.Unlock()
-	return id, nil
+	})
 }
 
 func contactsStart(ctx context.Context, _ *Connector, s *state, mailbox string) (string, string, error) {
@@ -163,20 +154,31 @@ func contactsStart(ctx context.Context, _ *Connector, s *state, mailbox string) 
 }
 
 func contactRecords(ctx context.Context, _ *Connector, s *state, mailbox string, entries []deltaEntry) ([]sdk.ChangeRecord, error) {
+	return itemRecords(ctx, s, mailbox, "contact", entries, contactPath, func(raw json.RawMessage, r *sdk.ChangeRecord) {
+		var h itemHead
+		json.Unmarshal(raw, &h)
+		r.Version, r.Modified = h.version(), parseGraphTime(h.LastModified)
+	})
+}
+
+// itemRecords turns a round's entries into change records: an @removed
+// entry confirmed by a GET of the item's path, any other entry described
+// by head from its JSON.
+func itemRecords(ctx context.Context, s *state, mailbox, entity string, entries []deltaEntry,
+	path func(context.Context, *state, string, string) (string, error), head func(json.RawMessage, *sdk.ChangeRecord)) ([]sdk.ChangeRecord, error) {
 	var recs []sdk.ChangeRecord
 	for _, e := range entries {
-		r := sdk.ChangeRecord{Entity: "contact", ID: e.ID, Kind: sdk.ChangeUpsert}
+		r := sdk.ChangeRecord{Entity: entity, ID: e.ID, Kind: sdk.ChangeUpsert}
 		if e.Removed {
-			p, _ := contactPath(ctx, s, mailbox, e.ID)
-			kind, err := confirmRemoved(ctx, s, mailbox, p)
+			p, err := path(ctx, s, mailbox, e.ID)
 			if err != nil {
 				return nil, err
 			}
-			r.Kind = kind
+			if r.Kind, err = confirmRemoved(ctx, s, mailbox, p); err != nil {
+				return nil, err
+			}
 		} else {
-			var h itemHead
-			json.Unmarshal(e.Raw, &h)
-			r.Version, r.Modified = h.version(), parseGraphTime(h.LastModified)
+			head(e.Raw, &r)
 		}
 		recs = append(recs, r)
 	}
@@ -186,7 +188,7 @@ func contactRecords(ctx context.Context, _ *Connector, s *state, mailbox string,
 func fetchContact(ctx context.Context, _ *Connector, s *state, mailbox, id string) (*sdk.Record, error) {
 	p, _ := contactPath(ctx, s, mailbox, id)
 	var gc graphContact
-	if _, err := s.g.do(ctx, call{method: "GET", path: p + "?$expand=" + url.QueryEscape(expandProps(propSyncgateID)), mailbox: mailbox}, &gc); err != nil {
+	if _, err := s.g.do(ctx, call{method: "GET", path: p + "?$expand=" + url.QueryEscape(expandProp(propSyncgateID)), mailbox: mailbox}, &gc); err != nil {
 		return nil, err
 	}
 	return &sdk.Record{Entity: "contact", ID: id, Version: versionOf(gc.ETag, gc.ChangeKey), Modified: parseGraphTime(gc.LastModified),
