@@ -1,0 +1,255 @@
+package crm_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/syncgate/syncgate/plugins/crm/dataverseemu"
+	"github.com/syncgate/syncgate/sdk"
+)
+
+var feeds = []string{"contact", "appointment", "task", "service_appointment"}
+
+// drain reads a feed from cursor to the end of its round, retrying
+// throttled and retryable pages from where they stood, as the engine does.
+func drain(t *testing.T, c sdk.Syncer, feed string, cursor sdk.Cursor) ([]sdk.ChangeRecord, sdk.Cursor, error) {
+	t.Helper()
+	req := sdk.SyncDataRequest{Feed: sdk.Feed{Name: feed}, Cursor: cursor, Max: 200}
+	var recs []sdk.ChangeRecord
+	var last sdk.Cursor
+	for tries := 0; tries < 10000; tries++ {
+		page, err := c.GetSyncData(t.Context(), req)
+		if sdk.IsKind(err, sdk.ErrThrottled) || sdk.IsKind(err, sdk.ErrRetryable) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		recs = append(recs, page.Records...)
+		if page.Cursor != nil {
+			last = page.Cursor
+		}
+		if len(page.NextPageToken) == 0 {
+			return recs, last, nil
+		}
+		req.PageToken = page.NextPageToken
+	}
+	t.Fatalf("feed %s: no end after 10000 pages", feed)
+	return nil, nil, nil
+}
+
+// TestIdlePollCost: with 50 bound users, one poll of an org where nothing
+// changed costs one request per table, whatever the number of bindings.
+func TestIdlePollCost(t *testing.T) {
+	var users []string
+	for i := range 50 {
+		users = append(users, fmt.Sprintf("user%02d@contoso.com", i))
+	}
+	o := newOrg(t, dataverseemu.Options{Users: users, Seed: true})
+	res, err := o.c.Check(t.Context(), users)
+	if err != nil || res.Diagnostics.HasErrors() || len(res.Scopes) != 50 {
+		t.Fatalf("Check: %v %v", err, res.Diagnostics.Err())
+	}
+	for _, s := range res.Scopes {
+		if len(s.RoutingKeys) == 0 || s.RoutingKeys[0] != o.emu.UserID(s.Scope) {
+			t.Fatalf("scope %s resolved to %v, want its systemuserid first", s.Scope, s.RoutingKeys)
+		}
+	}
+	cursors := map[string]sdk.Cursor{}
+	for _, feed := range feeds {
+		_, cur, err := drain(t, o.c, feed, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cursors[feed] = cur
+	}
+	before := total(o.emu.Counters())
+	for _, feed := range feeds {
+		p, err := o.c.PrepareSync(t.Context(), sdk.Feed{Name: feed}, cursors[feed])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Nothing() {
+			continue
+		}
+		recs, _, err := drain(t, o.c, feed, cursors[feed])
+		if err != nil || len(recs) != 0 {
+			t.Fatalf("idle %s poll: %d records, %v", feed, len(recs), err)
+		}
+	}
+	after := o.emu.Counters()
+	// contact, appointment and its series masters, task, service appointment
+	if n := total(after) - before; n != 5 {
+		t.Errorf("an idle poll cost %d requests, want 5 (one per table): %v", n, after.Requests)
+	}
+}
+
+func total(c dataverseemu.Counters) int {
+	n := 0
+	for _, v := range c.Requests {
+		n += v
+	}
+	return n
+}
+
+// TestThousandContactsUnderThrottling creates 1,000 contacts while a fifth
+// of all requests are throttled, the bearer tokens are revoked and the
+// change-tracking tokens expire halfway, retrying as the engine does (a
+// create retried with MayExist), and then reads the org back: every
+// contact exactly once.
+func TestThousandContactsUnderThrottling(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1,000 creates")
+	}
+	o := newOrg(t, dataverseemu.Options{RetryAfter: time.Second})
+	_, cursor, err := drain(t, o.c, "contact", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.emu.SetFaults(dataverseemu.Faults{ThrottleShare: 0.2})
+	const n = 1000
+	pending := map[string]bool{}
+	for i := range n {
+		pending[fmt.Sprintf("sg-%04d", i)] = true
+	}
+	tried := map[string]bool{}
+	throttled, expired := 0, false
+	for round := 0; len(pending) > 0; round++ {
+		if round > 5000 {
+			t.Fatalf("%d contacts still not created after 5000 rounds", len(pending))
+		}
+		var ops []sdk.Op
+		for key := range pending {
+			ops = append(ops, sdk.Op{Kind: sdk.OpCreate, CorrelationKey: key, MayExist: tried[key],
+				Fields: sdk.Fields{"given_name": sdk.String("C"), "surname": sdk.String(key)}})
+			if len(ops) == 50 {
+				break
+			}
+		}
+		res, err := o.c.Apply(t.Context(), alice, "contact", ops)
+		if sdk.IsKind(err, sdk.ErrThrottled) { // resolving alice, the first time
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range res {
+			key := ops[i].CorrelationKey
+			tried[key] = true
+			switch {
+			case r.Err == nil:
+				delete(pending, key)
+			case r.Err.Kind == sdk.ErrThrottled:
+				throttled++
+				if r.Err.RetryAfter != time.Second || r.Err.ThrottleScope != sdk.ThrottleScopeWide {
+					t.Fatalf("throttled for %s (%s), want 1s for the user", r.Err.RetryAfter, r.Err.ThrottleScope)
+				}
+			default:
+				t.Fatalf("create %s: %v", key, r.Err)
+			}
+		}
+		if len(pending) <= n/2 && !expired {
+			o.emu.ExpireAccessTokens()
+			o.emu.ExpireTokens()
+			expired = true
+		}
+	}
+	if throttled == 0 {
+		t.Fatal("no request was throttled: the fault injection did not work")
+	}
+	_, _, err = drain(t, o.c, "contact", cursor)
+	if !sdk.IsKind(err, sdk.ErrResyncRequired) {
+		t.Fatalf("reading from the expired cursor: %v, want resync_required", err)
+	}
+	recs, _, err := drain(t, o.c, "contact", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, keys := map[string]bool{}, map[string]int{}
+	for _, r := range recs {
+		ids[r.ID] = true
+		keys[r.CorrelationKey]++
+	}
+	if len(ids) != n || len(keys) != n {
+		t.Fatalf("the org holds %d contacts with %d syncgate ids, want %d of each", len(ids), len(keys), n)
+	}
+	for k, c := range keys {
+		if c != 1 || !strings.HasPrefix(k, "sg-") {
+			t.Fatalf("syncgate id %q on %d contacts", k, c)
+		}
+	}
+	t.Logf("%d ops held back by throttling and retried", throttled)
+}
+
+// TestPartyBatching: the parties that route appointments are read for the
+// changed rows only, 40 activities per request, and give each record the
+// users and addresses it concerns.
+func TestPartyBatching(t *testing.T) {
+	o := newOrg(t, dataverseemu.Options{Users: []string{alice, "bob@contoso.com"}})
+	_, cursor, err := drain(t, o.c, "appointment", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []sdk.Op
+	for i := range 100 {
+		ops = append(ops, sdk.Op{Kind: sdk.OpCreate, CorrelationKey: fmt.Sprint("a", i), Fields: sdk.Fields{
+			"subject":   sdk.String(fmt.Sprint("meeting ", i)),
+			"start":     sdk.Time(time.Date(2030, 1, 1, 9, 0, 0, 0, time.UTC)),
+			"end":       sdk.Time(time.Date(2030, 1, 1, 10, 0, 0, 0, time.UTC)),
+			"attendees": sdk.List(sdk.Map(map[string]sdk.Value{"address": sdk.String("bob@contoso.com"), "role": sdk.String("optional")})),
+		}})
+	}
+	res, err := o.c.Apply(t.Context(), alice, "appointment", ops)
+	if err != nil || res[99].Err != nil {
+		t.Fatalf("%v %v", err, res[99].Err)
+	}
+	before := o.emu.Counters().Requests
+	recs, _, err := drain(t, o.c, "appointment", cursor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := o.emu.Counters().Requests
+	if len(recs) != 100 {
+		t.Fatalf("%d records, want 100", len(recs))
+	}
+	// 100 rows in pages of 200: one page, three party queries (40+40+20).
+	if n := after["GET /activityparties"] - before["GET /activityparties"]; n != 3 {
+		t.Errorf("%d party queries for 100 changed appointments, want 3: %v", n, after)
+	}
+	aliceID := o.emu.UserID(alice)
+	for _, r := range recs {
+		if !slices.Contains(r.RoutingKeys, aliceID) || !slices.Contains(r.RoutingKeys, "bob@contoso.com") {
+			t.Fatalf("record %s routes to %v; want its owner alice and its attendee bob", r.ID, r.RoutingKeys)
+		}
+	}
+}
+
+// TestOwnerChangeReroutes: a record given to another owner routes to the
+// new owner alone, so that the gateway sees a scope exit for the old one,
+// not a delete.
+func TestOwnerChangeReroutes(t *testing.T) {
+	o := newOrg(t, dataverseemu.Options{Users: []string{alice, "bob@contoso.com"}})
+	b := &backend{t: t, org: o, user: o.emu.UserID(alice)}
+	id, err := b.CreateOutOfBand(t.Context(), "contact", b.Sample("contact", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, cursor, err := drain(t, o.c, "contact", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := o.emu.UserID("bob@contoso.com")
+	if err := b.call(t.Context(), "PATCH", "contacts("+id+")", map[string]any{"ownerid@odata.bind": "/systemusers(" + bob + ")"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	recs, _, err := drain(t, o.c, "contact", cursor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].Kind != sdk.ChangeUpsert || !slices.Contains(recs[0].RoutingKeys, bob) || slices.Contains(recs[0].RoutingKeys, b.user) {
+		t.Fatalf("after the owner change: %+v; want one upsert routed to bob and not to alice", recs)
+	}
+}
