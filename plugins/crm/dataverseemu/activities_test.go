@@ -66,6 +66,19 @@ func TestAppointmentWithActivityParties(t *testing.T) {
 	if fmt.Sprint(kinds) != "map[contact:partyid_contact systemuser:partyid_systemuser]" {
 		t.Errorf("lookup annotations %v", kinds)
 	}
+	for _, p := range ann {
+		if _, ok := p["_partyid_value@OData.Community.Display.V1.FormattedValue"]; ok {
+			t.Errorf("formatted value sent though not asked for: %v", p)
+		}
+	}
+	// the regarding row of an activity, with every annotation
+	task := h.create("tasks", map[string]any{"subject": "Call", "regardingobjectid_contact_task@odata.bind": "/contacts(" + ada + ")"})
+	reg := h.do("GET", api+"tasks("+task+")?$select=_regardingobjectid_value", nil, "Prefer", `odata.include-annotations="*"`).must(t, 200)
+	if reg.str("_regardingobjectid_value@OData.Community.Display.V1.FormattedValue") != "Ada" ||
+		reg.str("_regardingobjectid_value@Microsoft.Dynamics.CRM.lookuplogicalname") != "contact" ||
+		reg.str("_regardingobjectid_value@Microsoft.Dynamics.CRM.associatednavigationproperty") != "regardingobjectid_contact_task" {
+		t.Errorf("regarding annotations %s", reg.raw)
+	}
 	if n := len(h.do("GET", api+"activityparties?$filter=participationtypemask eq 7 and _partyid_value eq "+alice, nil).must(t, 200).values()); n != 1 {
 		t.Errorf("organizer parties of alice: %d", n)
 	}

@@ -119,7 +119,7 @@ func (e *Emulator) getCollection(w http.ResponseWriter, r *http.Request, req *od
 	if err != nil {
 		return err
 	}
-	o.lookupNames = wantsLookupNames(r)
+	o.annotations = includeAnnotations(r)
 	pageSize, sized, err := maxPageSize(r)
 	if err != nil {
 		return err
@@ -332,7 +332,7 @@ func (e *Emulator) getOne(w http.ResponseWriter, r *http.Request, req *odataRequ
 	if err != nil {
 		return err
 	}
-	o.lookupNames = wantsLookupNames(r)
+	o.annotations = includeAnnotations(r)
 	rw := e.data[t.set].rows[req.id]
 	if rw == nil {
 		return notFound(t, req.id)
@@ -363,7 +363,7 @@ func (e *Emulator) getProperty(w http.ResponseWriter, r *http.Request, req *odat
 		if err != nil {
 			return err
 		}
-		o.lookupNames = wantsLookupNames(r)
+		o.annotations = includeAnnotations(r)
 		var rows []*row
 		for _, cr := range e.childrenOf(m, req.id) {
 			if o.filter == nil || o.filter.eval(cr) {
@@ -397,7 +397,7 @@ func (e *Emulator) represent(w http.ResponseWriter, r *http.Request, req *odataR
 	if err != nil {
 		return err
 	}
-	o.lookupNames = wantsLookupNames(r)
+	o.annotations = includeAnnotations(r)
 	rw := e.data[t.set].rows[id]
 	body := object{{"@odata.context", contextURL(req, t, o, "/$entity")}}
 	body = append(body, e.render(t, rw, o)...)
@@ -411,12 +411,14 @@ func (e *Emulator) entityID(req *odataRequest, t *table, id string) string {
 	return req.base + "/api/data/" + req.version + "/" + t.set + "(" + id + ")"
 }
 
-// wantsLookupNames reports whether the request asked, with Prefer:
-// odata.include-annotations, for the lookuplogicalname annotations that tell
-// which table a polymorphic lookup (_partyid_value) points into.
-func wantsLookupNames(r *http.Request) bool {
+// includeAnnotations is the value of Prefer: odata.include-annotations
+// ("" when absent): which instance annotations the client asked for.
+func includeAnnotations(r *http.Request) string {
 	v, ok := preferences(r)["odata.include-annotations"]
-	return ok && (v == "*" || strings.Contains(v, "Microsoft.Dynamics.CRM.lookuplogicalname") || strings.Contains(v, "Microsoft.Dynamics.CRM.*"))
+	if ok && v == "" {
+		v = "*"
+	}
+	return v
 }
 
 func wantsRepresentation(r *http.Request) bool {

@@ -74,9 +74,10 @@ type queryOptions struct {
 	skiptoken  string
 	deltatoken string
 	hasFilter  bool
-	// lookupNames adds @Microsoft.Dynamics.CRM.lookuplogicalname and
-	// associatednavigationproperty to lookup columns.
-	lookupNames bool
+	// annotations is what Prefer: odata.include-annotations asked for;
+	// lookups then carry their formatted value, table and navigation
+	// property.
+	annotations string
 }
 
 type expandItem struct {
@@ -87,6 +88,18 @@ type expandItem struct {
 type orderItem struct {
 	col  string
 	desc bool
+}
+
+// wants reports whether the requested annotations include name, given as
+// "*", a namespace wildcard ("Microsoft.Dynamics.CRM.*") or a comma list.
+func (o *queryOptions) wants(name string) bool {
+	for _, p := range strings.Split(o.annotations, ",") {
+		p = strings.TrimSpace(p)
+		if p == "*" || p == name || (strings.HasSuffix(p, ".*") && strings.HasPrefix(name, strings.TrimSuffix(p, "*"))) {
+			return true
+		}
+	}
+	return false
 }
 
 func unknownProperty(t *table, name string) *apiError {

@@ -120,7 +120,8 @@ func activityCols(extra map[string]colType, idColumn string) map[string]colType 
 		"scheduleddurationminutes", tInt, "actualdurationminutes", tInt,
 		"prioritycode", tInt, "activitytypecode", tString,
 		"_regardingobjectid_value", tLookup, "instancetypecode", tInt,
-		"isregularactivity", tBool,
+		"isregularactivity", tBool, "utcconversiontimezonecode", tInt,
+		"timezoneruleversionnumber", tInt,
 	) {
 		m[k] = v
 	}
@@ -136,20 +137,28 @@ func activityTable(logical, idColumn string, extra map[string]colType, readOnly 
 		logical: logical, set: logical + "s", key: "activityid", activity: true,
 		cols:     activityCols(extra, idColumn),
 		readOnly: names(append(ro, readOnly...)...),
-		singles:  activitySingles(),
+		singles:  activitySingles(logical),
 		manys: map[string]many{
 			logical + "_activity_parties": {target: "activityparties", fk: "_activityid_value"},
 		},
 	}
 }
 
-func activitySingles() map[string]single {
-	return map[string]single{
-		"ownerid":                        {col: "_ownerid_value", target: "systemusers"},
-		"regardingobjectid_account_task": {col: "_regardingobjectid_value", target: "accounts"},
-		"regardingobjectid_contact":      {col: "_regardingobjectid_value", target: "contacts"},
-		"regardingobjectid_opportunity":  {col: "_regardingobjectid_value", target: "opportunities"},
+// activitySingles are an activity table's single-valued navigation
+// properties: its owner and the polymorphic regarding lookup, one property per
+// target table named regardingobjectid_<target>_<activity> as in Dataverse.
+// leads and incidents are not emulated tables; a binding to them is stored
+// as given.
+func activitySingles(logical string) map[string]single {
+	m := map[string]single{"ownerid": {col: "_ownerid_value", target: "systemusers"}}
+	for _, target := range []string{"account", "contact", "opportunity", "lead", "incident"} {
+		set := target + "s"
+		if target == "opportunity" {
+			set = "opportunities"
+		}
+		m["regardingobjectid_"+target+"_"+logical] = single{col: "_regardingobjectid_value", target: set}
 	}
+	return m
 }
 
 // buildSchema returns the tables the emulator serves, keyed by entity set.
@@ -180,7 +189,7 @@ func buildSchema(idColumn string) map[string]*table {
 				"address1_city", tString, "address1_stateorprovince", tString,
 				"address1_postalcode", tString, "address1_country", tString,
 				"address1_composite", tString,
-				"address2_line1", tString, "address2_city", tString, "address2_stateorprovince", tString,
+				"address2_line1", tString, "address2_line2", tString, "address2_line3", tString, "address2_city", tString, "address2_stateorprovince", tString,
 				"address2_postalcode", tString, "address2_country", tString,
 			), idColumn, true),
 			readOnly: names(append([]string{"fullname", "address1_composite"}, commonReadOnly...)...),

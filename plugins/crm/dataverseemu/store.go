@@ -572,8 +572,8 @@ func (e *Emulator) render(t *table, r *row, o *queryOptions) object {
 			continue
 		}
 		seen[c] = true
-		if o.lookupNames && t.cols[c] == tLookup && r.vals[c] != nil {
-			out = append(out, e.lookupAnnotations(t, r, c)...)
+		if o.annotations != "" && t.cols[c] == tLookup && r.vals[c] != nil {
+			out = append(out, e.lookupAnnotations(t, r, c, o)...)
 		}
 		out = append(out, field{c, r.vals[c]})
 		if t.cols[c] == tMoney {
@@ -590,7 +590,7 @@ func (e *Emulator) render(t *table, r *row, o *queryOptions) object {
 		out = append(out, field{t.key, r.vals[t.key]})
 	}
 	for _, x := range o.expand {
-		x.opts.lookupNames = o.lookupNames
+		x.opts.annotations = o.annotations
 		if s, ok := t.singles[x.name]; ok {
 			tr := e.lookupRow(r, s.col)
 			if tr == nil || r.kinds[s.col] != s.target {
@@ -618,9 +618,9 @@ func (e *Emulator) render(t *table, r *row, o *queryOptions) object {
 }
 
 // lookupAnnotations are the annotations the service puts before a lookup
-// value when asked: the table it points into and the navigation property
-// that sets it.
-func (e *Emulator) lookupAnnotations(t *table, r *row, col string) []field {
+// value when asked: the referenced row's primary name, the table it is in
+// and the navigation property that sets it.
+func (e *Emulator) lookupAnnotations(t *table, r *row, col string, o *queryOptions) []field {
 	set := r.kinds[col]
 	logical := strings.TrimSuffix(set, "s")
 	if tt := e.schema[set]; tt != nil {
@@ -628,7 +628,20 @@ func (e *Emulator) lookupAnnotations(t *table, r *row, col string) []field {
 	} else if set == "transactioncurrencies" {
 		logical = "transactioncurrency"
 	}
-	out := []field{}
+	var out []field
+	if o.wants("OData.Community.Display.V1.FormattedValue") {
+		if tr := e.lookupRow(r, col); tr != nil {
+			for _, name := range []string{"fullname", "name", "subject"} {
+				if v, ok := tr.vals[name].(string); ok {
+					out = append(out, field{col + "@OData.Community.Display.V1.FormattedValue", v})
+					break
+				}
+			}
+		}
+	}
+	if !o.wants("Microsoft.Dynamics.CRM.lookuplogicalname") {
+		return out
+	}
 	var navs []string
 	for name, s := range t.singles {
 		if s.col == col && s.target == set {
