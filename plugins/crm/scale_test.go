@@ -253,3 +253,87 @@ func TestOwnerChangeReroutes(t *testing.T) {
 		t.Fatalf("after the owner change: %+v; want one upsert routed to bob and not to alice", recs)
 	}
 }
+
+// TestSeries: an appointment with a recurrence is a series master; the
+// expanded occurrences are not synced as appointments of their own.
+func TestSeries(t *testing.T) {
+	o := newOrg(t, dataverseemu.Options{})
+	_, cursor, err := drain(t, o.c, "appointment", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := sdk.Map(map[string]sdk.Value{
+		"pattern": sdk.String("weekly"), "interval": sdk.Int(1), "days_of_week": sdk.Strings("monday", "wednesday"),
+		"range": sdk.String("numbered"), "count": sdk.Int(6), "start_date": sdk.String("2030-03-04"),
+	})
+	f := sdk.Fields{
+		"subject": sdk.String("standup"), "recurrence": rec,
+		"start": sdk.Time(time.Date(2030, 3, 4, 9, 0, 0, 0, time.UTC)), "end": sdk.Time(time.Date(2030, 3, 4, 9, 15, 0, 0, time.UTC)),
+		"attendees": sdk.List(sdk.Map(map[string]sdk.Value{"address": sdk.String("guest@example.com"), "role": sdk.String("required"), "response": sdk.String("none")})),
+	}
+	res, err := o.c.Apply(t.Context(), alice, "appointment", []sdk.Op{{Kind: sdk.OpCreate, CorrelationKey: "series-1", Fields: f}})
+	if err != nil || res[0].Err != nil {
+		t.Fatal(err, res[0].Err)
+	}
+	id := res[0].ID
+	if !strings.HasPrefix(id, "series:") {
+		t.Fatalf("a series was created as %q, want a series: id", id)
+	}
+	got, err := o.c.Fetch(t.Context(), alice, "appointment", []string{id})
+	if err != nil || got[0].Err != nil {
+		t.Fatal(err, got[0].Err)
+	}
+	for k, v := range f {
+		if !got[0].Record.Fields[k].Equal(v) {
+			t.Errorf("%s: wrote %v, read %v", k, v, got[0].Record.Fields[k])
+		}
+	}
+	b := &backend{t: t, org: o, user: o.emu.UserID(alice)}
+	var instances struct {
+		Value []map[string]any `json:"value"`
+	}
+	if err := b.call(t.Context(), "GET", "appointments?$select=activityid,seriesid", nil, &instances); err != nil || len(instances.Value) == 0 {
+		t.Fatalf("the org expanded no occurrences (%v): the test would prove nothing", err)
+	}
+	recs, cursor, err := drain(t, o.c, "appointment", cursor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].ID != id || recs[0].CorrelationKey != "series-1" {
+		t.Fatalf("the feed has %+v; want the series alone, not its %d occurrences", recs, len(instances.Value))
+	}
+	upd, err := o.c.Apply(t.Context(), alice, "appointment", []sdk.Op{{Kind: sdk.OpUpdate, ID: id, IfMatch: res[0].Version,
+		Fields: sdk.Fields{"recurrence": sdk.Map(map[string]sdk.Value{"pattern": sdk.String("daily"), "interval": sdk.Int(1), "range": sdk.String("numbered"), "count": sdk.Int(3), "start_date": sdk.String("2030-03-04")})}}})
+	if err != nil || upd[0].Err != nil {
+		t.Fatal(err, upd[0].Err)
+	}
+	got, _ = o.c.Fetch(t.Context(), alice, "appointment", []string{id})
+	if p := got[0].Record.Fields["recurrence"].MapVal()["pattern"].Str(); p != "daily" || got[0].Record.Fields["subject"].Str() != "standup" {
+		t.Errorf("after a pattern update: %v", got[0].Record.Fields)
+	}
+	del, err := o.c.Apply(t.Context(), alice, "appointment", []sdk.Op{{Kind: sdk.OpDelete, ID: id, IfMatch: upd[0].Version}})
+	if err != nil || del[0].Err != nil {
+		t.Fatal(err, del[0].Err)
+	}
+	recs, _, err = drain(t, o.c, "appointment", cursor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted := false
+	for _, r := range recs {
+		if r.ID == id && r.Kind == sdk.ChangeDelete {
+			deleted = true
+		}
+	}
+	if !deleted {
+		t.Errorf("no delete of %s in %+v", id, recs)
+	}
+	one, err := o.c.Apply(t.Context(), alice, "appointment", []sdk.Op{{Kind: sdk.OpCreate, CorrelationKey: "single", Fields: sdk.Fields{"subject": sdk.String("once")}}})
+	if err != nil || one[0].Err != nil {
+		t.Fatal(err, one[0].Err)
+	}
+	bad, _ := o.c.Apply(t.Context(), alice, "appointment", []sdk.Op{{Kind: sdk.OpUpdate, ID: one[0].ID, IfMatch: one[0].Version, Fields: sdk.Fields{"recurrence": rec}}})
+	if bad[0].Err == nil || bad[0].Err.Kind != sdk.ErrPermanent || !strings.Contains(bad[0].Err.Message, "series") {
+		t.Errorf("turning a single appointment into a series: %v, want a permanent error that says why", bad[0].Err)
+	}
+}
