@@ -227,3 +227,55 @@ func TestCustomIDColumn(t *testing.T) {
 		t.Errorf("filter on the custom id column: %d", n)
 	}
 }
+
+func TestFilterComparisons(t *testing.T) {
+	h := newHarness(t, Options{})
+	for i, due := range []string{"2026-03-01T10:00:00Z", "2026-03-02T10:00:00Z", "2026-03-03T10:00:00Z"} {
+		h.create("tasks", map[string]any{"subject": fmt.Sprint("T", i), "scheduledend": due, "percentcomplete": i * 50})
+	}
+	h.create("tasks", map[string]any{"subject": "no date"})
+	for q, want := range map[string]int{
+		"scheduledend gt 2026-03-01T10:00:00Z":                         2,
+		"scheduledend ge 2026-03-01T10:00:00Z":                         3,
+		"scheduledend lt 2026-03-03T10:00:00Z":                         2,
+		"scheduledend le '2026-03-03T10:00:00Z'":                       3,
+		"percentcomplete ge 50":                                        2,
+		"percentcomplete ne 50":                                        3, // null ne 50 holds
+		"percentcomplete gt 10 and percentcomplete lt 100":             1,
+		"subject ne null":                                              4,
+		"isregularactivity eq true and statecode eq 0":                 4,
+		"scheduledend gt 2026-03-01T10:00:00Z or scheduledend eq null": 3,
+	} {
+		if n := len(h.do("GET", api+"tasks?$filter="+q, nil).must(t, 200).values()); n != want {
+			t.Errorf("$filter=%s: %d rows, want %d", q, n, want)
+		}
+	}
+	h.do("GET", api+"tasks?$filter=isregularactivity eq 'yes'", nil).wantError(t, 400, codeQuery, "incompatible types")
+}
+
+func TestBindForms(t *testing.T) {
+	h := newHarness(t, Options{})
+	bob := h.e.UserID("bob@example.com")
+	// an absolute URI works as well as a relative one
+	id := h.create("contacts", map[string]any{"ownerid@odata.bind": h.srv.URL + "/api/data/v9.2/systemusers(" + bob + ")"})
+	if o := h.do("GET", api+"contacts("+id+")?$select=_ownerid_value", nil).str("_ownerid_value"); o != bob {
+		t.Errorf("owner from an absolute URI: %q", o)
+	}
+	task := h.create("tasks", map[string]any{"regardingobjectid_contact_task@odata.bind": "/contacts(" + id + ")"})
+	h.do("PATCH", api+"tasks("+task+")", map[string]any{"regardingobjectid_contact_task@odata.bind": nil}).must(t, 204)
+	if v := h.do("GET", api+"tasks("+task+")?$select=_regardingobjectid_value", nil).get("_regardingobjectid_value"); v != nil {
+		t.Errorf("regarding after binding null: %v", v)
+	}
+	h.do("PATCH", api+"contacts("+id+")", map[string]any{"ownerid@odata.bind": nil}).wantError(t, 400, codePayload, "ownerid cannot be cleared")
+	h.do("POST", api+"tasks", map[string]any{"regardingobjectid_contact_task@odata.bind": "contacts"}).wantError(t, 400, codePayload, "must be a string like")
+	h.do("POST", api+"accounts", map[string]any{"Account_Tasks@odata.bind": "/tasks(" + task + ")"}).wantError(t, 400, codePayload, "must be an array")
+	h.do("POST", api+"accounts", map[string]any{"Account_Tasks@odata.bind": []any{"/contacts(" + id + ")"}}).wantError(t, 400, codePayload, "items must be strings")
+	h.do("POST", api+"accounts", map[string]any{"primarycontactid": "x"}).wantError(t, 400, codePayload, "needs an object")
+	h.do("POST", api+"accounts", map[string]any{"Account_Tasks": map[string]any{}}).wantError(t, 400, codePayload, "needs an array")
+	// a lead is not an emulated table: the binding is kept as given
+	lead := "00000000-0000-0000-0000-00000000000a"
+	t2 := h.create("tasks", map[string]any{"regardingobjectid_lead_task@odata.bind": "/leads(" + lead + ")"})
+	if v := h.do("GET", api+"tasks("+t2+")?$select=_regardingobjectid_value", nil).str("_regardingobjectid_value"); v != lead {
+		t.Errorf("regarding a lead: %q", v)
+	}
+}

@@ -27,8 +27,6 @@ func (e *apiError) write(w http.ResponseWriter) {
 	writeError(w, e.status, e.code, e.msg, e.annotations...)
 }
 
-func (e *apiError) Error() string { return strconv.Itoa(e.status) + " " + e.code + ": " + e.msg }
-
 func writeError(w http.ResponseWriter, status int, code, msg string, extra ...field) {
 	inner := object{{"code", code}, {"message", msg}}
 	inner = append(inner, extra...)
@@ -80,15 +78,6 @@ func (o object) MarshalJSON() ([]byte, error) {
 	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
-}
-
-func (o object) get(k string) (any, bool) {
-	for _, f := range o {
-		if f.k == k {
-			return f.v, true
-		}
-	}
-	return nil, false
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {

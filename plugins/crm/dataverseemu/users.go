@@ -120,11 +120,11 @@ func (e *Emulator) seedCreate(set, owner string, body map[string]any) string {
 	_ = dec.Decode(&m)
 	p, err := e.plan(e.schema[set], m, true)
 	if err != nil {
-		panic("dataverseemu: seed data is invalid: " + err.Error())
+		panic("dataverseemu: seed data is invalid: " + err.msg)
 	}
 	id, err := e.create(p, "", owner, nil, "")
 	if err != nil {
-		panic("dataverseemu: seed data is invalid: " + err.Error())
+		panic("dataverseemu: seed data is invalid: " + err.msg)
 	}
 	return id
 }
