@@ -263,3 +263,37 @@ func TestSeed(t *testing.T) {
 		t.Error("a user's systemuserid changes between emulators")
 	}
 }
+
+// TestExpandPartiesOfManyAppointments checks that each appointment of a page
+// gets its own parties, also after writes between reads.
+func TestExpandPartiesOfManyAppointments(t *testing.T) {
+	h := newHarness(t, Options{})
+	alice := h.e.UserID("alice@example.com")
+	want := map[string]int{}
+	for i := 0; i < 60; i++ {
+		var parties []any
+		for j := 0; j <= i%4; j++ {
+			parties = append(parties, partyBody(5, "systemusers", alice))
+		}
+		want[h.create("appointments", map[string]any{"subject": fmt.Sprint(i), "appointment_activity_parties": parties})] = i%4 + 1
+	}
+	check := func() {
+		t.Helper()
+		rows := h.do("GET", api+"appointments?$select=subject&$expand=appointment_activity_parties($select=participationtypemask)", nil).must(t, 200).values()
+		if len(rows) != len(want) {
+			t.Fatalf("%d appointments, want %d", len(rows), len(want))
+		}
+		for _, r := range rows {
+			if n := len(r["appointment_activity_parties"].([]any)); n != want[r["activityid"].(string)] {
+				t.Fatalf("appointment %v has %d parties, want %d", r["subject"], n, want[r["activityid"].(string)])
+			}
+		}
+	}
+	check()
+	for id := range want {
+		h.do("PATCH", api+"appointments("+id+")", map[string]any{"appointment_activity_parties": []any{partyBody(7, "systemusers", alice)}}).must(t, 204)
+		want[id] = 1
+		break
+	}
+	check()
+}

@@ -66,6 +66,7 @@ type Emulator struct {
 	data        map[string]*tableData // by entity set
 	version     int64                 // org-wide row version, bumped by every write
 	deltaTokens map[string]*deltaToken
+	fkIndex     map[string]*fkIndex  // see childrenOf
 	access      map[string]time.Time // bearer token → expiry
 	users       []userInfo
 	faults      Faults
@@ -114,6 +115,7 @@ func New(opts Options) *Emulator {
 		data:         map[string]*tableData{},
 		version:      1000000,
 		deltaTokens:  map[string]*deltaToken{},
+		fkIndex:      map[string]*fkIndex{},
 		access:       map[string]time.Time{},
 		pluginErr:    map[string]string{},
 		inFlight:     map[string]int{},

@@ -476,15 +476,32 @@ func (e *Emulator) update(p *writePlan, r *row, caller string) *apiError {
 	return nil
 }
 
+// childrenOf lists the rows of m.target whose m.fk is id, in key order. An
+// index per (table, lookup) is rebuilt only when the organization's version
+// has moved since, so expanding the parties of many appointments in one page
+// does not scan every party per appointment.
 func (e *Emulator) childrenOf(m many, id string) []*row {
-	var out []*row
-	for _, cr := range e.data[m.target].rows {
-		if cr.vals[m.fk] == id {
-			out = append(out, cr)
+	key := m.target + "|" + m.fk
+	ix := e.fkIndex[key]
+	if ix == nil || ix.version != e.version {
+		ix = &fkIndex{version: e.version, by: map[string][]*row{}}
+		for _, r := range e.data[m.target].rows {
+			if v, ok := r.vals[m.fk].(string); ok {
+				ix.by[v] = append(ix.by[v], r)
+			}
 		}
+		for _, rows := range ix.by {
+			sortRows(e.schema[m.target], rows, nil)
+		}
+		e.fkIndex[key] = ix
 	}
-	sortRows(e.schema[m.target], out, nil)
-	return out
+	return append([]*row(nil), ix.by[id]...)
+}
+
+// fkIndex maps lookup values to the rows holding them, as of version.
+type fkIndex struct {
+	version int64
+	by      map[string][]*row
 }
 
 // remove deletes a row, leaving a tombstone for change tracking, and what the
