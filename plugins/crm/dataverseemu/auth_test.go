@@ -100,6 +100,18 @@ func TestAPIRequiresBearerToken(t *testing.T) {
 	h.do("GET", api+"contacts", nil).must(t, 200)
 }
 
+func TestWhoAmI(t *testing.T) {
+	h := newHarness(t, Options{})
+	r := h.do("GET", api+"WhoAmI", nil).must(t, 200)
+	if r.str("UserId") != h.e.UserID("alice@example.com") || !guidRe.MatchString(r.str("OrganizationId")) ||
+		!strings.HasSuffix(r.str("@odata.context"), "#Microsoft.Dynamics.CRM.WhoAmIResponse") {
+		t.Errorf("WhoAmI %s", r.raw)
+	}
+	if r := h.do("GET", api+"WhoAmI", nil, "MSCRMCallerID", h.e.UserID("bob@example.com")); r.str("UserId") != h.e.UserID("bob@example.com") {
+		t.Errorf("WhoAmI impersonating bob: %s", r.raw)
+	}
+}
+
 func TestRoutingErrors(t *testing.T) {
 	h := newHarness(t, Options{})
 	h.do("GET", "/api/data/v8.2/contacts", nil).must(t, 404)

@@ -27,6 +27,16 @@ func (e *Emulator) dispatch(w http.ResponseWriter, r *http.Request, req *odataRe
 }
 
 func (e *Emulator) handle(w http.ResponseWriter, r *http.Request, req *odataRequest) *apiError {
+	if req.set == "WhoAmI" && req.id == "" && req.prop == "" && r.Method == http.MethodGet {
+		// the usual connection check: who the token (and impersonation) acts as
+		writeJSON(w, http.StatusOK, object{
+			{"@odata.context", req.base + "/api/data/" + req.version + "/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse"},
+			{"BusinessUnitId", nameUUID("businessunit", "root")},
+			{"UserId", req.callerUserID},
+			{"OrganizationId", nameUUID("organization", "syncgate-emulator")},
+		})
+		return nil
+	}
 	t := e.schema[req.set]
 	if t == nil {
 		return &apiError{status: http.StatusNotFound, code: codeQuery,
