@@ -211,6 +211,7 @@ func (c *Connector) GetSyncData(ctx context.Context, req sdk.SyncDataRequest) (s
 		return s.rounds.page(req.PageToken, req.Feed, max)
 	}
 	mailbox := req.Feed.Scope
+	ctx = inRound(ctx)
 	var link, day string
 	if len(req.Cursor) > 0 {
 		cur, err := decodeCursor(req.Cursor, req.Feed)

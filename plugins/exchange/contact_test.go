@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/syncgate/syncgate/sdk"
 )
@@ -320,5 +321,43 @@ func TestContactWrites(t *testing.T) {
 	}
 	if n := f.requestCount("POST", "/users/"+alice+"/contacts"); n != 1 {
 		t.Errorf("%d creates posted, want 1 (the second existed)", n)
+	}
+}
+
+// TestRoundWaitsOutThrottling: a page answered 429 inside a round is asked
+// again after its Retry-After, so the pages read so far are not lost; a
+// Retry-After too long to wait in place fails the round as throttled for
+// the mailbox.
+func TestRoundWaitsOutThrottling(t *testing.T) {
+	for _, tc := range []struct {
+		retryAfter string
+		wantErr    bool
+	}{{"0.01", false}, {"120", true}} {
+		f := newFakeGraph(t)
+		contactsMailbox(f)
+		base := f.srv.URL + "/v1.0/users/" + alice + "/contactFolders/folder1/contacts/delta"
+		throttled := 0
+		f.handle("GET /users/"+alice+"/contactFolders/folder1/contacts/delta", func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Query().Get("$skiptoken") == "" {
+				reply(200, deltaPageJSON([]map[string]any{contactItem("c1", `W/"1"`)}, base+"?$skiptoken=2", ""))(w, r)
+				return
+			}
+			if throttled < 2 {
+				throttled++
+				reply(429, `{"error":{"code":"TooManyRequests"}}`, "Retry-After", tc.retryAfter)(w, r)
+				return
+			}
+			reply(200, deltaPageJSON([]map[string]any{contactItem("c2", `W/"2"`)}, "", base+"?$deltatoken=d"))(w, r)
+		})
+		page, err := f.connector(t, nil).GetSyncData(t.Context(), sdk.SyncDataRequest{Feed: sdk.Feed{Name: feedContacts, Scope: alice}})
+		if tc.wantErr {
+			if e := sdk.AsError(err); e == nil || e.Kind != sdk.ErrThrottled || e.RetryAfter != 120*time.Second || e.ThrottleScope != sdk.ThrottleScopeWide {
+				t.Errorf("Retry-After %s: got %v, want throttled for the mailbox", tc.retryAfter, err)
+			}
+			continue
+		}
+		if err != nil || len(page.Records) != 2 || throttled != 2 {
+			t.Errorf("Retry-After %s: %v, %d records after %d throttles", tc.retryAfter, err, len(page.Records), throttled)
+		}
 	}
 }

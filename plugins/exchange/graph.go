@@ -136,10 +136,45 @@ type status struct {
 	header http.Header
 }
 
+// Inside a delta round a throttled request is waited out and sent again
+// (a nextLink may be replayed), up to these bounds: giving up would throw
+// away every page of the round read so far, and a round of many pages
+// would then never end while Graph throttles a share of requests.
+const (
+	maxRoundWaits   = 10
+	maxRoundWaitFor = 30 * time.Second
+)
+
+type roundKey struct{}
+
+// inRound marks ctx as a delta round's: throttled requests are retried
+// after their Retry-After instead of failing the round.
+func inRound(ctx context.Context) context.Context { return context.WithValue(ctx, roundKey{}, true) }
+
 // do sends c and decodes a 2xx JSON answer into out (when not nil). Any
 // other answer is a typed *sdk.Error; a 401 is retried once with a fresh
 // token before it counts as refused credentials.
 func (g *graphClient) do(ctx context.Context, c call, out any) (status, error) {
+	for waits := 0; ; waits++ {
+		st, err := g.doOnce(ctx, c, out)
+		e := sdk.AsError(err)
+		if e == nil || e.Kind != sdk.ErrThrottled || ctx.Value(roundKey{}) == nil || waits >= maxRoundWaits || e.RetryAfter > maxRoundWaitFor {
+			return st, err
+		}
+		if d, ok := ctx.Deadline(); ok && time.Until(d) < e.RetryAfter {
+			return st, err
+		}
+		t := time.NewTimer(e.RetryAfter)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return st, err
+		}
+	}
+}
+
+func (g *graphClient) doOnce(ctx context.Context, c call, out any) (status, error) {
 	target, err := g.resolve(c.path)
 	if err != nil {
 		return status{}, err
