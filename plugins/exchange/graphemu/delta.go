@@ -25,6 +25,7 @@ type deltaToken struct {
 	R  int64  // sequence when an initial round began
 	N  bool   `json:",omitempty"` // initial round: nothing synced before
 	G  int    // generation, for ExpireDeltaTokens
+	E  string // the emulator run that issued it
 	Se string `json:",omitempty"` // $select of the round
 }
 
@@ -86,7 +87,7 @@ func (e *Emulator) delta(w http.ResponseWriter, r *http.Request, mb *mailbox, ki
 			writeError(w, http.StatusBadRequest, "BadRequest", "The "+map[bool]string{true: "$skiptoken", false: "$deltatoken"}[isSkip]+" is not one this collection issued; start a new round without a token.")
 			return
 		}
-		if t.G < e.minGen {
+		if t.G < e.minGen || t.E != e.epoch {
 			loc := baseURL(r) + path + "?$deltatoken="
 			if t.K == "events" {
 				loc = baseURL(r) + path + "?startDateTime=" + url.QueryEscape(time.Unix(t.WS, 0).UTC().Format(time.RFC3339)) +
@@ -98,7 +99,7 @@ func (e *Emulator) delta(w http.ResponseWriter, r *http.Request, mb *mailbox, ki
 		}
 		tok = t
 	} else {
-		tok = &deltaToken{K: kind, P: parent, R: mb.seq, N: true, G: e.tokenGen}
+		tok = &deltaToken{K: kind, P: parent, R: mb.seq, N: true, G: e.tokenGen, E: e.epoch}
 		if kind == "events" {
 			from, to, err := window(r)
 			if err != nil {
@@ -152,7 +153,7 @@ func (e *Emulator) delta(w http.ResponseWriter, r *http.Request, mb *mailbox, ki
 	if more {
 		body["@odata.nextLink"] = baseURL(r) + path + "?$skiptoken=" + next.encode()
 	} else {
-		done := deltaToken{K: kind, P: parent, WS: tok.WS, WE: tok.WE, S: mb.seq, I: endOfSeq, G: tok.G, Se: tok.Se}
+		done := deltaToken{K: kind, P: parent, WS: tok.WS, WE: tok.WE, S: mb.seq, I: endOfSeq, G: tok.G, E: tok.E, Se: tok.Se}
 		body["@odata.deltaLink"] = baseURL(r) + path + "?$deltatoken=" + done.encode()
 	}
 	if p := readPrefs(r); p.maxPageSize > 0 {

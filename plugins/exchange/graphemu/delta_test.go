@@ -166,6 +166,12 @@ func TestDeltaTokenExpiry(t *testing.T) {
 	}
 	en.round(loc.String())
 
+	// A token of another run of the emulator (same user, same folder ids).
+	other := newEnv(t, Options{})
+	_, otherLink := other.round(other.srv.URL + base + "/contacts/delta")
+	if r := en.do("GET", strings.Replace(otherLink, other.srv.URL, en.srv.URL, 1), nil).must(t, 410); r.errCode() != "syncStateNotFound" {
+		t.Fatalf("token of another run: %s", r.raw)
+	}
 	if r := en.do("GET", base+"/contacts/delta?$deltatoken=garbage", nil).must(t, 400); r.errCode() != "BadRequest" {
 		t.Fatalf("garbage token: %s", r.raw)
 	}

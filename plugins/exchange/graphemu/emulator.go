@@ -71,8 +71,9 @@ type Emulator struct {
 	tokens    map[string]time.Time
 	faults    Faults
 	counters  Counters
-	tokenGen  int // generation stamped into delta tokens issued now
-	minGen    int // tokens of older generations answer 410
+	tokenGen  int    // generation stamped into delta tokens issued now
+	minGen    int    // tokens of older generations answer 410
+	epoch     string // tokens of another run of the emulator answer 410
 	subs      map[string]*subscription
 
 	notify chan delivery
@@ -98,6 +99,7 @@ func New(opts Options) *Emulator {
 	e := &Emulator{
 		opts:     opts,
 		tenantID: stableGUID("tenant"),
+		epoch:    randomKey(6),
 		appID:    stableGUID("app:" + opts.ClientID),
 		byKey:    map[string]*mailbox{},
 		tokens:   map[string]time.Time{},
@@ -194,7 +196,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (e *Emulator) graph(w http.ResponseWriter, r *http.Request) {
 	_, pattern := e.mux.Handler(r)
 	route := strings.Replace(pattern, "/v1.0", "", 1)
-	if route == "" {
+	if pattern == "" || pattern == "/v1.0/" {
 		route = r.Method + " (no route)"
 	}
 	e.mu.Lock()
