@@ -42,6 +42,8 @@ type Options struct {
 	// Workers process records concurrently (across items); default 16,
 	// within each endpoint's max_concurrency and scope_concurrency.
 	Workers int
+	// Collectors read due feeds concurrently in Run; default 16.
+	Collectors int
 	// PageSize is the Max of each GetSyncData; default 500.
 	PageSize int
 	// MaxAttempts before a failing record becomes a dead letter; default 8.
@@ -230,6 +232,9 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	if opts.Workers == 0 {
 		opts.Workers = 16
+	}
+	if opts.Collectors == 0 {
+		opts.Collectors = 16
 	}
 	if opts.PageSize == 0 {
 		opts.PageSize = 500

@@ -309,7 +309,10 @@ func (e *Engine) collectWithResync(ctx context.Context, f *feed) (int, error) {
 // Run collects and processes until ctx ends. Every feed has a place in one
 // timer heap, due after its endpoint's poll interval, later while it keeps
 // reporting nothing (up to four times the interval), so that thousands of
-// idle bindings cost a timer each and nothing more.
+// idle bindings cost a timer each and nothing more. Due feeds are collected
+// by up to Collectors at once (a backend answers a delta query in tens or
+// hundreds of milliseconds; one at a time, ten thousand mailboxes would
+// take hours a round); a feed is never collected twice at once.
 func (e *Engine) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -317,11 +320,18 @@ func (e *Engine) Run(ctx context.Context) error {
 		defer wg.Done()
 		e.processLoop(ctx)
 	}()
+	type result struct {
+		s   *scheduled
+		n   int
+		err error
+	}
 	h := &feedHeap{}
 	now := time.Now()
 	for _, f := range e.feeds {
 		heap.Push(h, &scheduled{f: f, due: now})
 	}
+	inflight := map[*scheduled]bool{}
+	results := make(chan result)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	sweep := time.NewTicker(time.Hour)
@@ -334,8 +344,25 @@ func (e *Engine) Run(ctx context.Context) error {
 			return nil
 		case <-sweep.C:
 			e.expireTombstones()
-			continue
 		case <-timer.C:
+		case r := <-results:
+			delete(inflight, r.s)
+			if r.err != nil && ctx.Err() == nil {
+				e.log.Warn("collect failed", "feed", r.s.f.String(), "error", r.err)
+			}
+			if r.n > 0 {
+				e.log.Info("collected changes", "feed", r.s.f.String(), "records", r.n)
+			}
+			if r.n > 0 || r.err != nil {
+				r.s.idle = 0
+			} else if r.s.idle < 3 {
+				r.s.idle++
+			}
+			r.s.due = time.Now().Add(r.s.f.interval * time.Duration(1+r.s.idle))
+			if r.s.hinted {
+				r.s.due, r.s.idle, r.s.hinted = time.Now(), 0, false
+			}
+			heap.Push(h, r.s)
 		case hi := <-e.hints:
 			for _, s := range *h {
 				if hi.matches(s.f) {
@@ -343,30 +370,31 @@ func (e *Engine) Run(ctx context.Context) error {
 				}
 			}
 			heap.Init(h)
+			for s := range inflight {
+				if hi.matches(s.f) {
+					s.hinted = true // a change after the page it is reading
+				}
+			}
 		}
-		for h.Len() > 0 && !(*h)[0].due.After(time.Now()) {
+		for h.Len() > 0 && !(*h)[0].due.After(time.Now()) && len(inflight) < e.opts.Collectors {
 			s := heap.Pop(h).(*scheduled)
 			if until := e.heldUntil(s.f.endpoint); until.After(time.Now()) {
 				s.due = until // its connector refused its credentials: wait with it
 				heap.Push(h, s)
 				continue
 			}
-			n, err := e.collectWithResync(ctx, s.f)
-			if err != nil && ctx.Err() == nil {
-				e.log.Warn("collect failed", "feed", s.f.String(), "error", err)
-			}
-			if n > 0 {
-				e.log.Info("collected changes", "feed", s.f.String(), "records", n)
-			}
-			if n > 0 || err != nil {
-				s.idle = 0
-			} else if s.idle < 3 {
-				s.idle++
-			}
-			s.due = time.Now().Add(s.f.interval * time.Duration(1+s.idle))
-			heap.Push(h, s)
+			inflight[s] = true
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n, err := e.collectWithResync(ctx, s.f)
+				select {
+				case results <- result{s, n, err}:
+				case <-ctx.Done():
+				}
+			}()
 		}
-		if h.Len() > 0 {
+		if h.Len() > 0 && len(inflight) < e.opts.Collectors {
 			timer.Reset(time.Until((*h)[0].due))
 		}
 	}
@@ -401,9 +429,10 @@ func (e *Engine) processLoop(ctx context.Context) {
 }
 
 type scheduled struct {
-	f    *feed
-	due  time.Time
-	idle int
+	f      *feed
+	due    time.Time
+	idle   int
+	hinted bool // a hint came while it was being collected
 }
 
 type feedHeap []*scheduled
