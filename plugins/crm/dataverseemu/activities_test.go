@@ -297,3 +297,56 @@ func TestExpandPartiesOfManyAppointments(t *testing.T) {
 	}
 	check()
 }
+
+// TestSeriesBasicUpdateAndExceptions follows the documented rules: basic
+// information of the master flows to the instances (same ids), an edited
+// instance becomes an exception that keeps its own values.
+func TestSeriesBasicUpdateAndExceptions(t *testing.T) {
+	h := newHarness(t, Options{})
+	alice, bob := h.e.UserID("alice@example.com"), h.e.UserID("bob@example.com")
+	master := h.create("recurringappointmentmasters", weekly(map[string]any{
+		"recurringappointmentmaster_activity_parties": []any{partyBody(7, "systemusers", alice)},
+	}))
+	list := func() []map[string]any {
+		return h.do("GET", api+"appointments?$select=subject,location,instancetypecode&$filter=seriesid eq "+master+"&$expand=appointment_activity_parties($select=_partyid_value)", nil).must(t, 200).values()
+	}
+	before := list()
+	edited := before[0]["activityid"].(string)
+	h.do("PATCH", api+"appointments("+edited+")", map[string]any{"location": "Moved"}).must(t, 204)
+	if r := h.do("GET", api+"appointments("+edited+")?$select=instancetypecode", nil); fmt.Sprint(r.get("instancetypecode")) != "3" {
+		t.Errorf("edited instance: %s, want instancetypecode 3 (Recurring Exception)", r.raw)
+	}
+	_, delta, _ := deltaRound(t, h, api+"appointments?$select=subject", 100)
+	h.do("PATCH", api+"recurringappointmentmasters("+master+")", map[string]any{
+		"location": "Room 9",
+		"recurringappointmentmaster_activity_parties": []any{partyBody(7, "systemusers", alice), partyBody(5, "systemusers", bob)},
+	}).must(t, 204)
+	after := list()
+	if len(after) != len(before) {
+		t.Fatalf("%d instances after a basic update, want %d", len(after), len(before))
+	}
+	for i, r := range after {
+		if r["activityid"] != before[i]["activityid"] {
+			t.Errorf("instance %d changed id on a basic update", i)
+		}
+		parties := len(r["appointment_activity_parties"].([]any))
+		if r["activityid"] == edited {
+			if r["location"] != "Moved" || parties != 1 {
+				t.Errorf("the exception was overwritten: %v", r)
+			}
+			continue
+		}
+		if r["location"] != "Room 9" || parties != 2 || fmt.Sprint(r["instancetypecode"]) != "2" {
+			t.Errorf("instance after a basic update of the series: %v", r)
+		}
+	}
+	rows, _, _ := deltaRound(t, h, delta, 100)
+	for _, r := range rows {
+		if r["reason"] == "deleted" {
+			t.Errorf("a basic update deleted instance %v", r["id"])
+		}
+	}
+	if len(rows) != len(before)-1 {
+		t.Errorf("delta after a basic update: %d changes, want %d", len(rows), len(before)-1)
+	}
+}

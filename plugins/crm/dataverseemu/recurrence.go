@@ -17,6 +17,7 @@ const (
 	instanceNotRecurring = 0
 	instanceMaster       = 1
 	instanceRecurring    = 2
+	instanceException    = 3
 
 	// The service expands a series without an end only into a window ahead
 	// and the rest later; the emulator expands one year and at most
@@ -198,12 +199,7 @@ func (e *Emulator) expandSeries(m *row) {
 	masterParties := e.childrenOf(e.schema["recurringappointmentmasters"].manys["recurringappointmentmaster_activity_parties"], id)
 	for _, start := range dates {
 		r := e.newRow(at, newID(), m.kinds["_ownerid_value"], m.vals["_ownerid_value"])
-		for _, c := range []string{"subject", "description", "location", "isalldayevent", "prioritycode", "importance", "category", "subcategory", "_regardingobjectid_value"} {
-			r.vals[c] = m.vals[c]
-		}
-		if k, ok := m.kinds["_regardingobjectid_value"]; ok {
-			r.kinds["_regardingobjectid_value"] = k
-		}
+		copySeriesColumns(m, r)
 		r.vals["seriesid"] = id
 		r.vals["instancetypecode"] = int64(instanceRecurring)
 		r.vals["scheduledstart"] = start.Format(timeLayout)
@@ -212,17 +208,7 @@ func (e *Emulator) expandSeries(m *row) {
 		e.derive(at, r)
 		e.data["appointments"].rows[r.vals["activityid"].(string)] = r
 		e.bump(r)
-		for _, mp := range masterParties {
-			pr := e.newRow(e.schema["activityparties"], newID(), "", nil)
-			for _, c := range []string{"participationtypemask", "_partyid_value", "addressused"} {
-				pr.vals[c] = mp.vals[c]
-			}
-			pr.kinds["_partyid_value"] = mp.kinds["_partyid_value"]
-			pr.vals["_activityid_value"] = r.vals["activityid"]
-			pr.kinds["_activityid_value"] = "appointments"
-			e.data["activityparties"].rows[pr.vals["activitypartyid"].(string)] = pr
-			e.bump(pr)
-		}
+		e.copyParties(masterParties, r)
 	}
 	if len(dates) > 0 {
 		m.vals["effectivestartdate"] = dates[0].Format(timeLayout)
@@ -232,6 +218,74 @@ func (e *Emulator) expandSeries(m *row) {
 		m.vals["lastexpandedinstancedate"] = dates[len(dates)-1].Format(timeLayout)
 	}
 	m.vals["expansionstatecode"] = int64(2) // full
+}
+
+// seriesColumns are what instances take from their master.
+var seriesColumns = []string{"subject", "description", "location", "isalldayevent", "prioritycode",
+	"importance", "category", "subcategory", "_regardingobjectid_value", "_ownerid_value"}
+
+// patternColumns are the master's recurrence information: changing any of
+// them regenerates the instances.
+var patternColumns = []string{"recurrencepatterntype", "interval", "daysofweekmask", "dayofmonth",
+	"monthofyear", "instance", "firstdayofweek", "patternstartdate", "patternenddate", "patternendtype",
+	"occurrences", "starttime", "endtime", "duration", "isnthmonthly", "isnthyearly", "isweekdaypattern",
+	"isregenerate", "isalldayevent"}
+
+func copySeriesColumns(m, r *row) {
+	for _, c := range seriesColumns {
+		r.vals[c] = m.vals[c]
+		if k, ok := m.kinds[c]; ok {
+			r.kinds[c] = k
+		} else {
+			delete(r.kinds, c)
+		}
+	}
+}
+
+// copyParties gives appointment r copies of the master's parties.
+func (e *Emulator) copyParties(parties []*row, r *row) {
+	for _, mp := range parties {
+		pr := e.newRow(e.schema["activityparties"], newID(), "", nil)
+		for _, c := range []string{"participationtypemask", "_partyid_value", "addressused"} {
+			pr.vals[c] = mp.vals[c]
+		}
+		pr.kinds["_partyid_value"] = mp.kinds["_partyid_value"]
+		pr.vals["_activityid_value"] = r.vals["activityid"]
+		pr.kinds["_activityid_value"] = "appointments"
+		e.data["activityparties"].rows[pr.vals["activitypartyid"].(string)] = pr
+		e.bump(pr)
+	}
+}
+
+// updateSeries follows an update of master m. A change of the recurrence
+// information regenerates the instances; a change of basic information
+// (subject, location, attendees...) is copied to every instance that is not
+// an exception, as Dataverse does.
+func (e *Emulator) updateSeries(m *row, p *writePlan) {
+	for _, c := range patternColumns {
+		if _, ok := p.set[c]; ok {
+			e.expandSeries(m)
+			return
+		}
+	}
+	id := m.vals["activityid"].(string)
+	partiesChanged := len(p.children) > 0
+	masterParties := e.childrenOf(e.schema["recurringappointmentmasters"].manys["recurringappointmentmaster_activity_parties"], id)
+	at := e.schema["appointments"]
+	for _, r := range e.data["appointments"].rows {
+		if r.vals["seriesid"] != id || r.vals["instancetypecode"] != int64(instanceRecurring) {
+			continue
+		}
+		copySeriesColumns(m, r)
+		e.derive(at, r)
+		if partiesChanged {
+			for _, pr := range e.childrenOf(at.manys["appointment_activity_parties"], r.vals["activityid"].(string)) {
+				e.remove(e.schema["activityparties"], pr.vals["activitypartyid"].(string))
+			}
+			e.copyParties(masterParties, r)
+		}
+		e.bump(r)
+	}
 }
 
 func (e *Emulator) removeInstances(masterID string) {

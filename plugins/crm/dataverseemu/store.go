@@ -468,10 +468,14 @@ func (e *Emulator) update(p *writePlan, r *row, caller string) *apiError {
 		}
 	}
 	e.associate(self, p.assoc)
+	if t.set == "appointments" && r.vals["instancetypecode"] == int64(instanceRecurring) {
+		// an edited instance becomes an exception to its series
+		r.vals["instancetypecode"] = int64(instanceException)
+	}
 	e.bump(r)
 	e.touchParentActivity(t, r)
 	if t.set == "recurringappointmentmasters" {
-		e.expandSeries(r)
+		e.updateSeries(r, p)
 	}
 	return nil
 }
