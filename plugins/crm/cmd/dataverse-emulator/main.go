@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -44,7 +45,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	clientID := fs.String("client-id", "syncgate-emulator", "client id the token endpoint accepts")
 	clientSecret := fs.String("client-secret", "syncgate-emulator-secret", "client secret the token endpoint accepts")
 	seed := fs.Bool("seed", false, "create demo contacts, appointments, a weekly series, tasks and a service appointment per user")
-	retryAfter := fs.Duration("retry-after", time.Second, "what throttled (429) answers ask clients to wait; sent as whole seconds, at least 1")
+	retryAfter := seconds(time.Second)
+	fs.Var(&retryAfter, "retry-after", "what throttled (429) answers ask clients to wait, as a duration (2s) or seconds (2); sent as whole seconds, at least 1")
 	maxConc := fs.Int("max-concurrent", 52, "concurrent requests allowed per caller before 429")
 	tokenExpiry := fs.Duration("token-expiry", 0, "lifetime of change-tracking delta tokens (0 = never expire)")
 	idColumn := fs.String("id-column", "sg_syncgateid", "custom column that carries syncgate's id on contacts and activities")
@@ -54,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q: every setting is a flag (see -h)", fs.Args())
 	}
-	if *retryAfter <= 0 || *maxConc <= 0 || *tokenExpiry < 0 {
+	if retryAfter <= 0 || *maxConc <= 0 || *tokenExpiry < 0 {
 		return errors.New("-retry-after and -max-concurrent must be positive and -token-expiry must not be negative")
 	}
 	var emails []string
@@ -71,7 +73,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("-users: give at least one e-mail address")
 	}
 	emu := dataverseemu.New(dataverseemu.Options{
-		Users: emails, ClientID: *clientID, ClientSecret: *clientSecret, RetryAfter: *retryAfter,
+		Users: emails, ClientID: *clientID, ClientSecret: *clientSecret, RetryAfter: time.Duration(retryAfter),
 		Seed: *seed, MaxConcurrentPerUser: *maxConc, TokenExpiry: *tokenExpiry, IDColumn: *idColumn,
 	})
 	ln, err := net.Listen("tcp", *listen)
@@ -97,5 +99,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := srv.Shutdown(shutdown); err != nil {
 		return fmt.Errorf("shut down: %w", err)
 	}
+	return nil
+}
+
+// seconds is a duration flag that also takes a plain number of seconds, as
+// a Retry-After header does.
+type seconds time.Duration
+
+func (s *seconds) String() string { return time.Duration(*s).String() }
+
+func (s *seconds) Set(v string) error {
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		*s = seconds(f * float64(time.Second))
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("%q is neither a duration (2s) nor a number of seconds", v)
+	}
+	*s = seconds(d)
 	return nil
 }

@@ -20,7 +20,7 @@ func TestRunServesAndStops(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-users", "ann@example.com", "-seed", "-client-secret", "pw"}, pw, io.Discard)
+		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-users", "ann@example.com", "-seed", "-client-secret", "pw", "-retry-after", "2"}, pw, io.Discard)
 		pw.Close()
 	}()
 	settings := map[string]string{}
@@ -74,6 +74,8 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{"-users", "not-an-address"},
 		{"-users", " , "},
 		{"-retry-after", "0s"},
+		{"-retry-after", "0"},
+		{"-retry-after", "soon"},
 		{"-max-concurrent", "0"},
 		{"extra"},
 		{"-nosuchflag"},
@@ -81,6 +83,15 @@ func TestRunRejectsBadFlags(t *testing.T) {
 	} {
 		if err := run(context.Background(), args, io.Discard, io.Discard); err == nil {
 			t.Errorf("run %v: no error", args)
+		}
+	}
+}
+
+func TestSecondsFlag(t *testing.T) {
+	for in, want := range map[string]time.Duration{"2": 2 * time.Second, "0.5": 500 * time.Millisecond, "1500ms": 1500 * time.Millisecond} {
+		var s seconds
+		if err := s.Set(in); err != nil || time.Duration(s) != want {
+			t.Errorf("-retry-after %s: %v %v, want %v", in, time.Duration(s), err, want)
 		}
 	}
 }
