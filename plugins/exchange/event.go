@@ -606,6 +606,17 @@ func getEvent(ctx context.Context, s *state, mailbox, id string) (*graphEvent, e
 		return nil, err
 	}
 	if e.Type == "seriesMaster" {
+		// Graph returns a master's cancelled occurrences only when they
+		// are asked for by name.
+		var c struct {
+			CancelledOccurrences []string `json:"cancelledOccurrences"`
+		}
+		if _, err := s.g.do(ctx, call{method: "GET", path: p + "?$select=cancelledOccurrences", mailbox: mailbox}, &c); err != nil {
+			return nil, err
+		}
+		if len(c.CancelledOccurrences) > 0 {
+			e.CancelledOccurrences = c.CancelledOccurrences
+		}
 		// The exceptions are the instances whose type says so; Graph
 		// lists instances over a window only, so exceptions outside the
 		// calendar window are not carried.
