@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // postFixture replays a fixture's request body against a user's path.
@@ -221,6 +222,7 @@ func TestCalendarViewDelta(t *testing.T) {
 
 	first := en.do("GET", base+"/calendarView/delta"+window, nil, "Prefer", "odata.maxpagesize=2").must(t, 200)
 	checkShape(t, "events-delta-page1.json", first.body, nil)
+	checkShape(t, "event-delta-reference-nextlink.json", first.body, nil)
 	pages, link := en.round(base+"/calendarView/delta"+window, "Prefer", "odata.maxpagesize=2")
 	all := flat(pages)
 	for _, v := range all {
@@ -327,9 +329,85 @@ func TestMeetingInvitations(t *testing.T) {
 	if n := en.emu.Counters().InvitationsSent; n != 1 {
 		t.Fatalf("an update is not a new invitation: %d", n)
 	}
+	// The organizer's own properties stay with the organizer.
+	before := en.do("GET", "/v1.0/users/"+bob+"/events/"+str(b["id"]), nil).must(t, 200)
+	en.do("PATCH", "/v1.0/users/"+alice+"/events/"+str(ev.body["id"]), map[string]any{"categories": []any{"Red category"}, "reminderMinutesBeforeStart": 5}).must(t, 200)
+	if after := en.do("GET", "/v1.0/users/"+bob+"/events/"+str(b["id"]), nil).must(t, 200); after.body["changeKey"] != before.body["changeKey"] || len(after.body["categories"].([]any)) != 0 {
+		t.Fatalf("the organizer's categories reached the attendee: %v", after.body)
+	}
+	// A newly added attendee is invited; one taken off gets a cancellation.
+	carol := "carol@contoso.example"
+	en3 := newEnv(t, Options{Users: []string{alice, bob, carol}})
+	m := en3.do("POST", "/v1.0/users/"+alice+"/events", map[string]any{"subject": "Trio", "start": utc("2026-03-05T09:00:00"), "end": utc("2026-03-05T10:00:00"),
+		"attendees": []any{map[string]any{"emailAddress": map[string]any{"address": bob}}}}).must(t, 201)
+	en3.do("PATCH", "/v1.0/users/"+alice+"/events/"+str(m.body["id"]), map[string]any{"attendees": []any{map[string]any{"emailAddress": map[string]any{"address": carol}}}}).must(t, 200)
+	if n := en3.emu.Counters().InvitationsSent; n != 2 {
+		t.Fatalf("InvitationsSent %d after adding carol, want 2", n)
+	}
+	if cs := en3.do("GET", "/v1.0/users/"+carol+"/events", nil).must(t, 200).values(); len(cs) != 1 || cs[0]["iCalUId"] != m.body["iCalUId"] {
+		t.Fatalf("carol's calendar %v", cs)
+	}
+	if bs := en3.do("GET", "/v1.0/users/"+bob+"/events", nil).must(t, 200).values(); len(bs) != 1 || bs[0]["isCancelled"] != true {
+		t.Fatalf("bob, taken off: %v", bs)
+	}
 	en.do("DELETE", "/v1.0/users/"+alice+"/events/"+str(ev.body["id"]), nil).must(t, 204)
 	got := en.do("GET", "/v1.0/users/"+bob+"/events/"+str(b["id"]), nil).must(t, 200)
 	if got.body["isCancelled"] != true || !strings.HasPrefix(str(got.body["subject"]), "Canceled: ") {
 		t.Fatalf("cancellation: %v %v", got.body["isCancelled"], got.body["subject"])
 	}
+}
+
+func TestEventFailurePaths(t *testing.T) {
+	en := newEnv(t, Options{})
+	base := "/v1.0/users/" + alice
+	mid, view := en.weeklySeries(base)
+	exc := str(view[1]["id"])
+	if r := en.do("PATCH", base+"/events/"+exc, map[string]any{"recurrence": map[string]any{
+		"pattern": map[string]any{"type": "daily", "interval": 1}, "range": map[string]any{"type": "noEnd", "startDate": "2026-03-09"}}}).must(t, 400); r.errCode() != "ErrorInvalidRequest" {
+		t.Errorf("recurrence on an exception: %s", r.raw)
+	}
+	en.do("GET", base+"/events/nope/instances?startDateTime=2026-03-01T00:00:00Z&endDateTime=2026-04-01T00:00:00Z", nil).must(t, 404)
+	// An occurrence's version is its master's.
+	master := en.do("GET", base+"/events/"+mid, nil).must(t, 200)
+	en.do("PATCH", base+"/events/"+mid, map[string]any{"subject": "again"}).must(t, 200)
+	if r := en.do("DELETE", base+"/events/"+str(view[3]["id"]), nil, "If-Match", str(master.body["@odata.etag"])).must(t, 412); r.errCode() != "ErrorIrresolvableConflict" {
+		t.Errorf("stale If-Match on an occurrence: %s", r.raw)
+	}
+	// An id shaped like an occurrence of no series, or off the pattern.
+	en.do("GET", base+"/events/"+occurrenceID(mid, time.Date(2026, 3, 3, 10, 0, 0, 0, time.UTC)), nil).must(t, 404)
+	en.do("GET", base+"/events/"+occurrenceID("nope", time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)), nil).must(t, 404)
+	// The deleted third occurrence stays deleted.
+	en.do("GET", base+"/events/"+occurrenceID(mid, time.Date(2026, 3, 16, 10, 0, 0, 0, time.UTC)), nil).must(t, 404)
+	if r := en.do("GET", base+"/calendarView?startDateTime=yesterday&endDateTime=today", nil).must(t, 400); r.errCode() != "ErrorInvalidParameter" {
+		t.Errorf("bad window: %s", r.raw)
+	}
+	if r := en.do("POST", base+"/todo/lists/"+en.emu.mailboxes[0].listID+"/tasks", map[string]any{"title": "t", "dueDateTime": map[string]any{"dateTime": "2026-01-01T00:00:00", "timeZone": "Nowhere"}}).must(t, 400); r.errCode() != "invalidRequest" {
+		t.Errorf("task with an unknown zone: %s", r.raw)
+	}
+	// Changing the series' timing drops the exception and, in a calendar
+	// view delta, reports the occurrences that no longer exist.
+	_, link := en.round(base + "/calendarView/delta?startDateTime=2026-03-01T00:00:00Z&endDateTime=2026-04-01T00:00:00Z")
+	en.do("PATCH", base+"/events/"+mid, map[string]any{"start": utc("2026-03-03T10:00:00"), "end": utc("2026-03-03T11:00:00"),
+		"recurrence": map[string]any{"pattern": map[string]any{"type": "weekly", "interval": 1, "daysOfWeek": []any{"tuesday"}},
+			"range": map[string]any{"type": "numbered", "startDate": "2026-03-03", "numberOfOccurrences": 10}}}).must(t, 200)
+	pages, _ := en.round(link)
+	reasons := map[string]int{}
+	gone := map[string]bool{}
+	for _, v := range flat(pages) {
+		reasons[firstNonEmpty(removed(v), str(v["type"]))]++
+		if removed(v) == "deleted" {
+			gone[str(v["id"])] = true
+		}
+	}
+	// March: Mondays 2, 9 (exception), 23, 30 go; Tuesdays 3, 10, 17, 24,
+	// 31 come. (Deletions outside the window may come too, as in Graph.)
+	for _, v := range view[:4] {
+		if !gone[str(v["id"])] {
+			t.Errorf("%s of %v not reported removed", v["type"], v["start"])
+		}
+	}
+	if reasons["occurrence"] != 5 || reasons["seriesMaster"] != 1 {
+		t.Fatalf("after moving the series: %v", reasons)
+	}
+	en.do("GET", base+"/events/"+exc, nil).must(t, 404)
 }

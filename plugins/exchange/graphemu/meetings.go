@@ -34,16 +34,14 @@ func copyOf(mb *mailbox, iCalUID string) *item {
 // taken off the meeting get their copy cancelled.
 func (e *Emulator) invite(org *mailbox, ev *item, before map[string]any) {
 	now := e.attendeeMailboxes(org, ev.props)
+	unchanged := before != nil && jsonEqual(meetingProps(before), meetingProps(ev.props))
 	for mb := range now {
-		shared := map[string]any{}
-		for _, k := range sharedEventProps {
-			if v, ok := ev.props[k]; ok {
-				shared[k] = v
-			}
-		}
-		shared = deepCopy(shared)
+		shared := meetingProps(ev.props)
 		shared["organizer"] = map[string]any{"emailAddress": map[string]any{"name": org.name, "address": org.upn}}
 		if c := copyOf(mb, ev.iCalUID); c != nil {
+			if unchanged && c.props["isCancelled"] != true {
+				continue // a change of the organizer's own properties (categories, reminders) sends nothing
+			}
 			for _, k := range sharedEventProps {
 				delete(c.props, k)
 			}
@@ -86,4 +84,15 @@ func cancel(c *item) {
 	if s, _ := c.props["subject"].(string); !strings.HasPrefix(s, "Canceled: ") {
 		c.props["subject"] = "Canceled: " + s
 	}
+}
+
+// meetingProps copies what a meeting shares with its attendees.
+func meetingProps(props map[string]any) map[string]any {
+	shared := map[string]any{}
+	for _, k := range sharedEventProps {
+		if v, ok := props[k]; ok {
+			shared[k] = v
+		}
+	}
+	return deepCopy(shared)
 }

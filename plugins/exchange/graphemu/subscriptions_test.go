@@ -75,15 +75,16 @@ func TestSubscriptions(t *testing.T) {
 	en := newEnv(t, Options{})
 	rc := newReceiver(t)
 	exp := time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339Nano)
-	create := map[string]any{
-		"changeType":                "created,updated,deleted",
-		"notificationUrl":           rc.srv.URL + "/notify",
-		"lifecycleNotificationUrl":  rc.srv.URL + "/lifecycle",
-		"resource":                  "users/" + alice + "/contacts",
-		"expirationDateTime":        exp,
-		"clientState":               "secretClientValue",
-		"latestSupportedTlsVersion": "v1_2",
-	}
+	// The documented request, pointed at this receiver, a served resource
+	// and a future expiration.
+	create := loadFixture(t, "subscription-create-with-lifecycle-url.json").Request.Body.(map[string]any)
+	create["changeType"] = "created,updated,deleted"
+	create["notificationUrl"] = rc.srv.URL + "/notify"
+	create["lifecycleNotificationUrl"] = rc.srv.URL + "/lifecycle"
+	create["resource"] = "/users/" + alice + "/contacts"
+	create["expirationDateTime"] = exp
+	create["clientState"] = "secretClientValue"
+	create["latestSupportedTlsVersion"] = "v1_2"
 	s := en.do("POST", "/v1.0/subscriptions", create).must(t, 201)
 	checkShape(t, "subscription-create.json", s.body, map[string]string{"notificationContentType": "not a v1.0 subscription property in graph-v1-schema.json; the emulator emits only schema properties"})
 	checkSchema(t, "subscription", s.body)
