@@ -97,6 +97,10 @@ func (c *client) send(ctx context.Context, rq request, token string) (*response,
 	target := rq.url
 	if !strings.HasPrefix(target, "http://") && !strings.HasPrefix(target, "https://") {
 		target = c.cfg.URL + "/" + strings.TrimLeft(target, "/")
+	} else if !strings.HasPrefix(target, c.cfg.URL+"/") {
+		// A link from a page, a cursor or a page token that leads off the
+		// org would carry the org's bearer token with it.
+		return nil, sdk.NewError(sdk.ErrPermanent, "refusing to follow %s: it is not under the org's Web API address %s", redact(target), c.cfg.URL)
 	}
 	var body io.Reader
 	if rq.body != nil {

@@ -46,11 +46,17 @@ func (c *Connector) decodeCursor(e *entity, b []byte) (cursorState, error) {
 		return st, sdk.NewError(sdk.ErrResyncRequired, "the %s feed's cursor is not one this connector issued", e.name)
 	}
 	for i, l := range st.Links {
-		if l != "" && !strings.HasPrefix(l, c.cfg.URL+"/"+e.tables[i].set+"?") {
+		if l != "" && !c.tableLink(e.tables[i], l) {
 			return st, sdk.NewError(sdk.ErrResyncRequired, "the %s feed's cursor points at another org or table (%s)", e.name, redact(l))
 		}
 	}
 	return st, nil
+}
+
+// tableLink reports whether link reads t in this org: a link that leads
+// elsewhere would carry the org's token with it.
+func (c *Connector) tableLink(t *table, link string) bool {
+	return strings.HasPrefix(link, c.cfg.URL+"/"+t.set+"?")
 }
 
 func encode(v any) []byte {
@@ -121,6 +127,9 @@ func (c *Connector) GetSyncData(ctx context.Context, req sdk.SyncDataRequest) (p
 		if _, err := c.decodeCursor(e, encode(st.cursorState)); err != nil {
 			return page, err
 		}
+		if st.Next != "" && !c.tableLink(e.tables[st.Table], st.Next) {
+			return page, sdk.NewError(sdk.ErrPermanent, "the %s feed's page token links off the org's table", e.name)
+		}
 	} else if st.cursorState, err = c.decodeCursor(e, req.Cursor); err != nil {
 		return page, err
 	}
@@ -151,6 +160,11 @@ func (c *Connector) GetSyncData(ctx context.Context, req sdk.SyncDataRequest) (p
 	}
 	if page.Records, err = c.changeRecords(ctx, cl, e, t, body.Value); err != nil {
 		return page, err
+	}
+	for _, l := range []string{body.NextLink, body.DeltaLink} {
+		if l != "" && !c.tableLink(t, c.absolute(l)) {
+			return page, sdk.NewError(sdk.ErrPermanent, "the %s change tracking page links off the org's table (%s); refusing to follow it", t.set, redact(l))
+		}
 	}
 	switch {
 	case body.NextLink != "":

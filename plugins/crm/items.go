@@ -157,6 +157,11 @@ func (c *Connector) Apply(ctx context.Context, scope, entityName string, ops []s
 }
 
 func (c *Connector) applyOne(ctx context.Context, cl *client, e *entity, u user, op sdk.Op) (sdk.OpResult, error) {
+	if _, canonical := sdk.Schemas[e.name]; canonical {
+		if ds := sdk.Validate(e.name, op.Fields); ds.HasErrors() {
+			return sdk.OpResult{}, sdk.NewError(sdk.ErrPermanent, "invalid %s: %v", e.name, ds.Err())
+		}
+	}
 	switch op.Kind {
 	case sdk.OpCreate:
 		return c.create(ctx, cl, e, u, op)

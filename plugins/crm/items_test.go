@@ -306,3 +306,33 @@ func TestConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestLinksStayInTheOrg: a next link, cursor or page token that leads off
+// the org is refused before the org's token is sent there.
+func TestLinksStayInTheOrg(t *testing.T) {
+	var calls atomic.Int32
+	evil := newFake(t, func(w http.ResponseWriter, r *http.Request) { calls.Add(1) })
+	var f *fake
+	f = newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"value":[],"@odata.nextLink":"%s/api/data/v9.2/contacts?$skiptoken=1"}`, evil.srv.URL)
+	})
+	c := connectorFor(t, f)
+	page, err := c.GetSyncData(t.Context(), sdk.SyncDataRequest{Feed: sdk.Feed{Name: "contact"}})
+	if err == nil {
+		_, err = c.GetSyncData(t.Context(), sdk.SyncDataRequest{Feed: sdk.Feed{Name: "contact"}, PageToken: page.NextPageToken})
+	}
+	if !sdk.IsKind(err, sdk.ErrPermanent) || calls.Load() != 0 {
+		t.Errorf("a next link to another host: %v, %d requests there; want a permanent error and none", err, calls.Load())
+	}
+}
+
+// TestApplyValidates: fields outside the canonical schema are refused
+// before any request.
+func TestApplyValidates(t *testing.T) {
+	f := newFake(t, withUsers(func(w http.ResponseWriter, r *http.Request) { t.Errorf("unexpected %s %s", r.Method, r.URL) }))
+	c := connectorFor(t, f)
+	res, err := c.Apply(t.Context(), "alice@contoso.com", "contact", []sdk.Op{{Kind: sdk.OpCreate, Fields: sdk.Fields{"shoe_size": sdk.Int(9)}}})
+	if err != nil || res[0].Err == nil || res[0].Err.Kind != sdk.ErrPermanent || !strings.Contains(res[0].Err.Message, "shoe_size") {
+		t.Errorf("got %v %+v, want a permanent error naming the field", err, res)
+	}
+}

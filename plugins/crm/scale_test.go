@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -335,5 +336,62 @@ func TestSeries(t *testing.T) {
 	bad, _ := o.c.Apply(t.Context(), alice, "appointment", []sdk.Op{{Kind: sdk.OpUpdate, ID: one[0].ID, IfMatch: one[0].Version, Fields: sdk.Fields{"recurrence": rec}}})
 	if bad[0].Err == nil || bad[0].Err.Kind != sdk.ErrPermanent || !strings.Contains(bad[0].Err.Message, "series") {
 		t.Errorf("turning a single appointment into a series: %v, want a permanent error that says why", bad[0].Err)
+	}
+}
+
+// TestConcurrencyCap: requests in flight for one user never exceed
+// max_concurrent_per_user, however many calls the gateway makes at once.
+func TestConcurrencyCap(t *testing.T) {
+	o := newOrg(t, dataverseemu.Options{})
+	cfg := orgConfig(o.srv.URL)
+	cfg["max_concurrent_per_user"] = sdk.Float(3)
+	if ds := o.c.Configure(t.Context(), sdk.Env{}, cfg); ds.HasErrors() {
+		t.Fatal(ds.Err())
+	}
+	res, err := o.c.Apply(t.Context(), alice, "contact", []sdk.Op{{Kind: sdk.OpCreate, CorrelationKey: "k", Fields: sdk.Fields{"surname": sdk.String("Cap")}}})
+	if err != nil || res[0].Err != nil {
+		t.Fatal(err, res[0].Err)
+	}
+	o.emu.SetFaults(dataverseemu.Faults{Latency: 20 * time.Millisecond})
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for range 20 {
+		wg.Go(func() {
+			got, err := o.c.Fetch(t.Context(), alice, "contact", []string{res[0].ID})
+			if err == nil && got[0].Err != nil {
+				err = got[0].Err
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := o.emu.Counters()
+	if m := c.MaxConcurrent[alice]; m > 3 || m == 0 || c.Throttled != 0 {
+		t.Errorf("%d requests in flight for alice at most, %d throttled; want at most 3 and none: %v", m, c.Throttled, c.MaxConcurrent)
+	}
+}
+
+// TestCheckScopes: scopes resolve by address or by id to the user's id and
+// address; an unknown one gets a diagnostic that says what to use.
+func TestCheckScopes(t *testing.T) {
+	o := newOrg(t, dataverseemu.Options{})
+	id := o.emu.UserID(alice)
+	res, err := o.c.Check(t.Context(), []string{"Alice@Contoso.com", id, "nobody@contoso.com"})
+	if err != nil || res.Diagnostics.HasErrors() || len(res.Scopes) != 3 {
+		t.Fatalf("%v %v %+v", err, res.Diagnostics.Err(), res.Scopes)
+	}
+	for _, s := range res.Scopes[:2] {
+		if len(s.RoutingKeys) != 2 || s.RoutingKeys[0] != id || s.RoutingKeys[1] != alice || s.Diagnostics.HasErrors() {
+			t.Errorf("scope %s: %+v", s.Scope, s)
+		}
+	}
+	if d := res.Scopes[2].Diagnostics; !d.HasErrors() || !strings.Contains(d.Err().Error(), "nobody@contoso.com") {
+		t.Errorf("unknown scope: %+v", res.Scopes[2])
 	}
 }
