@@ -22,10 +22,14 @@ type client struct {
 	cfg  Config
 	http *http.Client
 
-	mu      sync.Mutex
+	mu    sync.Mutex
+	slots map[string]chan struct{} // per caller ("" = the application user)
+
+	// tokenMu is held while a token is fetched, so that concurrent requests
+	// wait for one new token instead of each fetching its own.
+	tokenMu sync.Mutex
 	token   string
 	expires time.Time
-	slots   map[string]chan struct{} // per caller ("" = the application user)
 }
 
 func newClient(cfg Config, hc *http.Client) *client {
@@ -74,8 +78,9 @@ func (c *client) do(ctx context.Context, rq request) (*response, error) {
 		return nil, err
 	}
 	defer release()
+	refused := ""
 	for attempt := 0; ; attempt++ {
-		tok, err := c.accessToken(ctx, attempt > 0)
+		tok, err := c.accessToken(ctx, refused)
 		if err != nil {
 			return nil, err
 		}
@@ -84,6 +89,7 @@ func (c *client) do(ctx context.Context, rq request) (*response, error) {
 			return nil, err
 		}
 		if resp.status == http.StatusUnauthorized && attempt == 0 {
+			refused = tok
 			continue
 		}
 		if resp.status >= 300 {
@@ -164,12 +170,13 @@ func (c *client) acquire(ctx context.Context, caller string) (func(), error) {
 	}
 }
 
-// accessToken returns a cached token, or a new one when it is near expiry
-// or refresh is set (the API refused the cached one).
-func (c *client) accessToken(ctx context.Context, refresh bool) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !refresh && c.token != "" && time.Now().Before(c.expires) {
+// accessToken returns the cached token, or a new one when it is near
+// expiry or is the token refused (the one the API just answered 401 to).
+func (c *client) accessToken(ctx context.Context, refresh string) (string, error) {
+	c.tokenMu.Lock()
+	defer c.tokenMu.Unlock()
+	// A token other than the refused one was fetched meanwhile: use it.
+	if c.token != "" && c.token != refresh && time.Now().Before(c.expires) {
 		return c.token, nil
 	}
 	form := url.Values{
