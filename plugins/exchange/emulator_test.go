@@ -218,3 +218,56 @@ func TestSeriesAgainstTheEmulator(t *testing.T) {
 		t.Errorf("cancelled %v, want %s", r["cancelled"], start.AddDate(0, 0, 14))
 	}
 }
+
+// TestSeriesWritesExceptions: a series written through Apply with an
+// exception and a cancelled occurrence gets them on its occurrences, and
+// reads back with them.
+func TestSeriesWritesExceptions(t *testing.T) {
+	e := newEmulated(t, graphemu.Options{}, nil)
+	ctx := t.Context()
+	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 7)
+	for day.Weekday() != time.Tuesday {
+		day = day.AddDate(0, 0, 1)
+	}
+	start := time.Date(day.Year(), day.Month(), day.Day(), 14, 0, 0, 0, time.UTC)
+	moved := start.AddDate(0, 0, 7).Add(time.Hour)
+	rec := sdk.Map(map[string]sdk.Value{
+		"pattern": sdk.String("weekly"), "interval": sdk.Int(1), "days_of_week": sdk.Strings("tuesday"),
+		"first_day_of_week": sdk.String("sunday"), "range": sdk.String("numbered"), "count": sdk.Int(4),
+		"start_date": sdk.String(start.Format(time.DateOnly)),
+		"exceptions": sdk.List(sdk.Map(map[string]sdk.Value{
+			"original_start": sdk.Time(start.AddDate(0, 0, 7)), "start": sdk.Time(moved), "end": sdk.Time(moved.Add(time.Hour)),
+			"subject": sdk.String("Review (later)"),
+		})),
+		"cancelled": sdk.List(sdk.Time(start.AddDate(0, 0, 14))),
+	})
+	res, _ := e.c.Apply(ctx, alice, "appointment", []sdk.Op{{Kind: sdk.OpCreate, CorrelationKey: "sg-ex", Fields: sdk.Fields{
+		"subject": sdk.String("Review"), "start": sdk.Time(start), "end": sdk.Time(start.Add(time.Hour)), "recurrence": rec}}})
+	if res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	got, _ := e.c.Fetch(ctx, alice, "appointment", []string{res[0].ID})
+	if got[0].Err != nil {
+		t.Fatal(got[0].Err)
+	}
+	if got[0].Record.Version != res[0].Version {
+		t.Errorf("Apply returned version %q, the series is at %q", res[0].Version, got[0].Record.Version)
+	}
+	r := got[0].Record.Fields["recurrence"].MapVal()
+	if !r["exceptions"].Equal(rec.MapVal()["exceptions"]) {
+		t.Errorf("exceptions written as\n%v\nread back as\n%v", rec.MapVal()["exceptions"], r["exceptions"])
+	}
+	s, _ := e.c.state()
+	inst, err := listInstances(ctx, s, alice, res[0].ID, start.Add(-time.Hour), start.AddDate(0, 0, 30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inst) != 3 {
+		t.Errorf("%d occurrences left of 4, want 3 (one cancelled)", len(inst))
+	}
+	for _, i := range inst {
+		if parseGraphTime(i.OriginalStart).Equal(start.AddDate(0, 0, 14)) {
+			t.Errorf("the cancelled occurrence is still there: %+v", i)
+		}
+	}
+}

@@ -621,23 +621,14 @@ func getEvent(ctx context.Context, s *state, mailbox, id string) (*graphEvent, e
 		// lists instances over a window only, so exceptions outside the
 		// calendar window are not carried.
 		from, to := s.cfg.window(s.now())
-		q := url.Values{"startDateTime": {from.Format(time.RFC3339)}, "endDateTime": {to.Format(time.RFC3339)},
-			"$select": {"id,type,originalStart,start,end,subject,location"}}
-		link := p + "/instances?" + q.Encode()
-		for pages := 0; link != "" && pages < s.cfg.MaxPages; pages++ {
-			var x struct {
-				Value    []graphEvent `json:"value"`
-				NextLink string       `json:"@odata.nextLink"`
+		instances, err := listInstances(ctx, s, mailbox, id, from, to)
+		if err != nil {
+			return nil, err
+		}
+		for _, inst := range instances {
+			if inst.Type == "exception" {
+				e.ExceptionOccurrences = append(e.ExceptionOccurrences, inst)
 			}
-			if _, err := s.g.do(ctx, call{method: "GET", path: link, mailbox: mailbox}, &x); err != nil {
-				return nil, err
-			}
-			for _, inst := range x.Value {
-				if inst.Type == "exception" {
-					e.ExceptionOccurrences = append(e.ExceptionOccurrences, inst)
-				}
-			}
-			link = x.NextLink
 		}
 	}
 	return &e, nil
@@ -674,10 +665,13 @@ func createEvent(entity string) func(context.Context, *Connector, *state, string
 		}
 		body := withData(eventBody(op.Fields, entity, s.cfg.SendInvitations, &data), data)
 		res, err := postItem(ctx, c, s, ek, mailbox, collection, body)
-		if err == nil && entity == "service_appointment" {
+		if err != nil {
+			return res, err
+		}
+		if entity == "service_appointment" {
 			rememberServiceAppointment(ctx, s, mailbox, res.ID)
 		}
-		return res, err
+		return writeSeriesChanges(ctx, c, s, ek, mailbox, res, op.Fields)
 	}
 }
 
@@ -698,7 +692,11 @@ func updateEvent(entity string) func(context.Context, *Connector, *state, string
 			body = withData(body, data)
 		}
 		p, _ := eventPath(ctx, s, mailbox, op.ID)
-		return patchItem(ctx, c, s, ek, mailbox, op.ID, p, op.IfMatch, body)
+		res, err := patchItem(ctx, c, s, ek, mailbox, op.ID, p, op.IfMatch, body)
+		if err != nil {
+			return res, err
+		}
+		return writeSeriesChanges(ctx, c, s, ek, mailbox, res, op.Fields)
 	}
 }
 
@@ -801,4 +799,121 @@ func isServiceAppointment(ctx context.Context, s *state, mailbox, id string) boo
 	}
 	_, ok, _ := s.env.KV.Get(ctx, saKey(mailbox, id))
 	return ok
+}
+
+// writeSeriesChanges makes a series' exceptions and cancelled occurrences
+// what the fields say, once the master is written: Graph keeps them on the
+// occurrences, so each is a PATCH (moved or changed) or a DELETE
+// (cancelled) of the occurrence with that original start. Occurrences
+// that already are as asked are left alone; Graph cannot bring a cancelled
+// occurrence back, and an exception the fields no longer list keeps its
+// changes. The version returned is the master's after these writes.
+func writeSeriesChanges(ctx context.Context, c *Connector, s *state, ek entityKind, mailbox string, res sdk.OpResult, f sdk.Fields) (sdk.OpResult, error) {
+	rec := f["recurrence"].MapVal()
+	exceptions, cancelled := rec["exceptions"].ListVal(), rec["cancelled"].ListVal()
+	if len(exceptions) == 0 && len(cancelled) == 0 {
+		return res, nil
+	}
+	var origins []time.Time
+	for _, x := range exceptions {
+		origins = append(origins, x.MapVal()["original_start"].TimeVal())
+	}
+	for _, x := range cancelled {
+		origins = append(origins, x.TimeVal())
+	}
+	from, to := origins[0], origins[0]
+	for _, t := range origins {
+		from, to = minTime(from, t), maxTime(to, t)
+	}
+	instances, err := listInstances(ctx, s, mailbox, res.ID, from.Add(-24*time.Hour), to.Add(24*time.Hour))
+	if err != nil {
+		return sdk.OpResult{}, err
+	}
+	at := func(orig time.Time) *graphEvent {
+		for i := range instances {
+			if t := parseGraphTime(instances[i].OriginalStart); !t.IsZero() && t.Equal(orig) {
+				return &instances[i]
+			}
+		}
+		return nil
+	}
+	for _, x := range cancelled {
+		inst := at(x.TimeVal())
+		if inst == nil {
+			continue // cancelled already, or not an occurrence of the pattern
+		}
+		p, _ := eventPath(ctx, s, mailbox, inst.ID)
+		if _, err := s.g.do(ctx, call{method: "DELETE", path: p, mailbox: mailbox}, nil); err != nil && !sdk.IsKind(err, sdk.ErrNotFound) {
+			return sdk.OpResult{}, err
+		}
+	}
+	for _, x := range exceptions {
+		m := x.MapVal()
+		inst := at(m["original_start"].TimeVal())
+		if inst == nil {
+			continue
+		}
+		body := map[string]any{}
+		for name, cur := range map[string]*dateTimeZone{"start": inst.Start, "end": inst.End} {
+			if v := m[name]; !v.IsNull() {
+				if now, ok := graphTime(cur, ""); !ok || !now.TimeVal().Equal(v.TimeVal()) {
+					body[name] = toGraphTime(v)
+				}
+			}
+		}
+		if v := m["subject"]; !v.IsNull() && (inst.Subject == nil || *inst.Subject != v.Str()) {
+			body["subject"] = v.Str()
+		}
+		if v := m["location"]; !v.IsNull() && (inst.Location == nil || inst.Location.DisplayName != v.Str()) {
+			body["location"] = eventLocation{DisplayName: v.Str()}
+		}
+		if len(body) == 0 {
+			continue
+		}
+		p, _ := eventPath(ctx, s, mailbox, inst.ID)
+		if _, err := s.g.do(ctx, call{method: "PATCH", path: p, mailbox: mailbox, body: body}, nil); err != nil {
+			return sdk.OpResult{}, err
+		}
+	}
+	cur, err := ek.fetch(ctx, c, s, mailbox, res.ID)
+	if err != nil {
+		return sdk.OpResult{}, err
+	}
+	return sdk.OpResult{ID: res.ID, Version: cur.Version}, nil
+}
+
+// listInstances lists a series' occurrences and exceptions between from
+// and to.
+func listInstances(ctx context.Context, s *state, mailbox, id string, from, to time.Time) ([]graphEvent, error) {
+	p, _ := eventPath(ctx, s, mailbox, id)
+	q := url.Values{"startDateTime": {from.UTC().Format(time.RFC3339)}, "endDateTime": {to.UTC().Format(time.RFC3339)},
+		"$select": {"id,type,originalStart,start,end,subject,location"}}
+	link := p + "/instances?" + q.Encode()
+	var out []graphEvent
+	for pages := 0; link != "" && pages < s.cfg.MaxPages; pages++ {
+		var page struct {
+			Value    []graphEvent `json:"value"`
+			NextLink string       `json:"@odata.nextLink"`
+		}
+		if _, err := s.g.do(ctx, call{method: "GET", path: link, mailbox: mailbox}, &page); err != nil {
+			return nil, err
+		}
+		out = append(out, page.Value...)
+		link = page.NextLink
+	}
+	return out, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
