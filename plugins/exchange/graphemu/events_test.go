@@ -206,6 +206,23 @@ func TestCalendarViewExpandsWeeklySeries(t *testing.T) {
 			t.Errorf("last Friday of March 2026: %v", got[0]["start"])
 		}
 	}
+	// Occurrences keep their local time across a DST change (US: 8 March 2026).
+	pst := func(dt string) map[string]any { return map[string]any{"dateTime": dt, "timeZone": "Pacific Standard Time"} }
+	dst := newEnv(t, Options{Users: []string{"dan@contoso.example"}})
+	dst.do("POST", "/v1.0/users/dan@contoso.example/events", map[string]any{"subject": "dst", "start": pst("2026-03-02T09:00:00"), "end": pst("2026-03-02T10:00:00"),
+		"recurrence": map[string]any{"pattern": map[string]any{"type": "weekly", "interval": 1, "daysOfWeek": []any{"monday"}},
+			"range": map[string]any{"type": "numbered", "startDate": "2026-03-02", "numberOfOccurrences": 2}}}).must(t, 201)
+	const dstView = "/v1.0/users/dan@contoso.example/calendarView?startDateTime=2026-03-01T00:00:00Z&endDateTime=2026-04-01T00:00:00Z"
+	utcView, _ := dst.pages(dstView)
+	localView, _ := dst.pages(dstView, "Prefer", `outlook.timezone="Pacific Standard Time"`)
+	if len(utcView) != 2 || utcView[0]["start"].(map[string]any)["dateTime"] != "2026-03-02T17:00:00.0000000" || utcView[1]["start"].(map[string]any)["dateTime"] != "2026-03-09T16:00:00.0000000" {
+		t.Errorf("across DST, in UTC: %v", utcView)
+	}
+	for _, v := range localView {
+		if s := v["start"].(map[string]any); !strings.HasSuffix(str(s["dateTime"]), "T09:00:00.0000000") || s["timeZone"] != "Pacific Standard Time" {
+			t.Errorf("across DST, local: %v", s)
+		}
+	}
 	if r := en.do("POST", base+"/events", map[string]any{"subject": "bad", "start": utc("2026-03-02T08:00:00"), "end": utc("2026-03-02T09:00:00"),
 		"recurrence": map[string]any{"pattern": map[string]any{"type": "weekly", "interval": 1}, "range": map[string]any{"type": "noEnd", "startDate": "2026-03-02"}}}).must(t, 400); r.errCode() != "ErrorInvalidRecurrence" {
 		t.Fatalf("weekly without days: %s", r.raw)

@@ -102,6 +102,7 @@ func (en *env) do(method, path string, body any, headers ...string) resp {
 			en.t.Fatalf("%s %s: bad JSON %q: %v", method, path, data, err)
 		}
 	}
+	checkContext(en.t, r.body)
 	return r
 }
 
@@ -324,4 +325,45 @@ func richness(v any) int {
 		return 1 + len(x)
 	}
 	return 1
+}
+
+// contextTypes maps the end of an @odata.context to the type of what the
+// answer carries, so that every answer a test receives is checked against
+// the schema, not only those a test looks at.
+var contextTypes = []struct{ suffix, typeName string }{
+	{"/contacts/$entity", "contact"}, {"/contacts", "contact"}, {"Collection(contact)", "contact"},
+	{"/events/$entity", "event"}, {"/events", "event"}, {"Collection(event)", "event"},
+	{"/tasks/$entity", "todoTask"}, {"/tasks", "todoTask"}, {"Collection(todoTask)", "todoTask"},
+	{"/linkedResources/$entity", "linkedResource"}, {"/linkedResources", "linkedResource"},
+	{"/todo/lists/$entity", "todoTaskList"}, {"/todo/lists", "todoTaskList"},
+	{"/contactFolders/$entity", "contactFolder"}, {"/contactFolders", "contactFolder"},
+	{"/calendar/$entity", "calendar"}, {"/calendars", "calendar"},
+	{"#subscriptions/$entity", "subscription"}, {"#subscriptions", "subscription"},
+	{"#users/$entity", ""}, {"#users", ""}, // user is not in the schema extract
+}
+
+// checkContext runs checkSchema on an answer by its @odata.context.
+func checkContext(t *testing.T, body map[string]any) {
+	t.Helper()
+	ctx := str(body["@odata.context"])
+	if ctx == "" {
+		return
+	}
+	for _, c := range contextTypes {
+		if !strings.HasSuffix(ctx, c.suffix) {
+			continue
+		}
+		if c.typeName == "" {
+			return
+		}
+		if vals, ok := body["value"].([]any); ok && !strings.HasSuffix(c.suffix, "$entity") {
+			for _, v := range vals {
+				checkSchema(t, c.typeName, v)
+			}
+		} else {
+			checkSchema(t, c.typeName, body)
+		}
+		return
+	}
+	t.Errorf("@odata.context %s names no type the tests know", ctx)
 }
