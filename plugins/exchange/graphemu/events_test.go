@@ -207,7 +207,9 @@ func TestCalendarViewExpandsWeeklySeries(t *testing.T) {
 		}
 	}
 	// Occurrences keep their local time across a DST change (US: 8 March 2026).
-	pst := func(dt string) map[string]any { return map[string]any{"dateTime": dt, "timeZone": "Pacific Standard Time"} }
+	pst := func(dt string) map[string]any {
+		return map[string]any{"dateTime": dt, "timeZone": "Pacific Standard Time"}
+	}
 	dst := newEnv(t, Options{Users: []string{"dan@contoso.example"}})
 	dst.do("POST", "/v1.0/users/dan@contoso.example/events", map[string]any{"subject": "dst", "start": pst("2026-03-02T09:00:00"), "end": pst("2026-03-02T10:00:00"),
 		"recurrence": map[string]any{"pattern": map[string]any{"type": "weekly", "interval": 1, "daysOfWeek": []any{"monday"}},
