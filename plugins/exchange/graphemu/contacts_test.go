@@ -2,13 +2,18 @@ package graphemu
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 )
 
 func TestSchemaCopyMatchesSharedFixture(t *testing.T) {
@@ -312,5 +317,30 @@ func TestContactFolderAndPaging(t *testing.T) {
 	}
 	if vals := en.do("GET", base+"/contacts?$top=2", nil).must(t, 200).values(); len(vals) != 2 {
 		t.Fatalf("$top=2 gave %d", len(vals))
+	}
+}
+
+// The standard client-credentials client works against the token endpoint
+// as against the identity platform, and its token opens Graph.
+func TestClientCredentialsClient(t *testing.T) {
+	en := newEnv(t, Options{})
+	for _, style := range []oauth2.AuthStyle{oauth2.AuthStyleInHeader, oauth2.AuthStyleInParams} {
+		cfg := clientcredentials.Config{ClientID: DefaultClientID, ClientSecret: DefaultClientSecret,
+			TokenURL: en.srv.URL + "/contoso.onmicrosoft.com/oauth2/v2.0/token", Scopes: []string{"https://graph.microsoft.com/.default"}, AuthStyle: style}
+		hr, err := cfg.Client(context.Background()).Get(en.srv.URL + "/v1.0/users/" + alice + "/contacts")
+		if err != nil {
+			t.Fatal(err)
+		}
+		hr.Body.Close()
+		if hr.StatusCode != 200 {
+			t.Fatalf("auth style %v: status %d", style, hr.StatusCode)
+		}
+	}
+	bad := clientcredentials.Config{ClientID: DefaultClientID, ClientSecret: "wrong", TokenURL: en.srv.URL + "/t/oauth2/v2.0/token",
+		Scopes: []string{"https://graph.microsoft.com/.default"}, AuthStyle: oauth2.AuthStyleInParams}
+	_, err := bad.Token(context.Background())
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.ErrorCode != "invalid_client" || re.Response.StatusCode != 401 {
+		t.Fatalf("wrong secret: %v", err)
 	}
 }

@@ -14,9 +14,10 @@ import (
 	"time"
 )
 
-// maxSubscriptionLife is the longest expirationDateTime Graph grants for
-// Outlook resources (contacts, events, To Do tasks): under 7 days.
-const maxSubscriptionLife = 10080 * time.Minute
+// maxSubscriptionLife is the longest expirationDateTime Graph grants, by
+// resource: under 7 days for Outlook contacts and events, under 3 days for
+// To Do tasks.
+var maxSubscriptionLife = map[string]time.Duration{"contact": 10080 * time.Minute, "event": 10080 * time.Minute, "todoTask": 4230 * time.Minute}
 
 // validationTimeout is how long Graph waits for a notificationUrl to echo
 // the validation token.
@@ -117,15 +118,15 @@ func (e *Emulator) createSubscription(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "InvalidRequest", "The subscription needs a notificationUrl.")
 		return
 	}
-	if s.expiration, err = expiration(props); err != nil {
-		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
-		return
-	}
 	e.mu.Lock()
 	s.mb, s.kind, s.parent, err = e.parseResource(s.resource)
 	e.mu.Unlock()
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "ExtensionError", "Operation: Create; Exception: ["+err.Error()+"]")
+		return
+	}
+	if s.expiration, err = expiration(props, s.kind); err != nil {
+		writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
 		return
 	}
 	// Graph validates before it answers, without holding anything.
@@ -157,7 +158,7 @@ func checkChangeType(ct string) error {
 	return nil
 }
 
-func expiration(props map[string]any) (time.Time, error) {
+func expiration(props map[string]any, kind string) (time.Time, error) {
 	s, _ := props["expirationDateTime"].(string)
 	if s == "" {
 		return time.Time{}, errors.New("The subscription needs an expirationDateTime.")
@@ -170,8 +171,8 @@ func expiration(props map[string]any) (time.Time, error) {
 	switch {
 	case !t.After(now):
 		return time.Time{}, fmt.Errorf("Subscription expiration can only be in the future ('%s' is past).", s)
-	case t.After(now.Add(maxSubscriptionLife)):
-		return time.Time{}, fmt.Errorf("Subscription expiration can only be %d minutes in the future.", int(maxSubscriptionLife.Minutes()))
+	case t.After(now.Add(maxSubscriptionLife[kind])):
+		return time.Time{}, fmt.Errorf("Subscription expiration can only be %d minutes in the future.", int(maxSubscriptionLife[kind].Minutes()))
 	}
 	return t, nil
 }
@@ -262,7 +263,7 @@ func (e *Emulator) renewSubscription(w http.ResponseWriter, r *http.Request) {
 	exp := s.expiration
 	if _, ok := props["expirationDateTime"]; ok {
 		var err error
-		if exp, err = expiration(props); err != nil {
+		if exp, err = expiration(props, s.kind); err != nil {
 			writeError(w, http.StatusBadRequest, "InvalidRequest", err.Error())
 			return
 		}

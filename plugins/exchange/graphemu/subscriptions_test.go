@@ -221,6 +221,7 @@ func TestSubscriptionResources(t *testing.T) {
 		{"expiration too far", map[string]any{"expirationDateTime": time.Now().Add(8 * 24 * time.Hour).UTC().Format(time.RFC3339)}, "InvalidRequest"},
 		{"unknown property", map[string]any{"notificationContentType": "application/json"}, "RequestBodyRead"},
 		{"relative URL", map[string]any{"notificationUrl": "/notify"}, "InvalidRequest"},
+		{"tasks for 4 days", map[string]any{"resource": "users/" + alice + "/todo/lists/" + mb.listID + "/tasks", "expirationDateTime": time.Now().Add(96 * time.Hour).UTC().Format(time.RFC3339)}, "InvalidRequest"},
 	} {
 		body := map[string]any{"changeType": "created", "notificationUrl": rc.srv.URL, "resource": "users/" + alice + "/contacts", "expirationDateTime": exp}
 		for k, v := range c.body {
