@@ -280,6 +280,20 @@ func TestExtendedProperties(t *testing.T) {
 	if vals := en.do("GET", base+"/events?$filter="+url.QueryEscape(evFilter), nil).must(t, 200).values(); len(vals) != 1 {
 		t.Fatalf("$filter on events: %d", len(vals))
 	}
+	// A series' property reaches its occurrences and the exceptions made
+	// from them.
+	series := en.do("POST", base+"/events", map[string]any{"subject": "s", "start": utc("2026-03-02T10:00:00"), "end": utc("2026-03-02T11:00:00"),
+		"recurrence":                    map[string]any{"pattern": map[string]any{"type": "daily", "interval": 1}, "range": map[string]any{"type": "numbered", "startDate": "2026-03-02", "numberOfOccurrences": 3}},
+		"singleValueExtendedProperties": []any{map[string]any{"id": pid, "value": "sg-series"}}}).must(t, 201)
+	view := "/calendarView?startDateTime=2026-03-01T00:00:00Z&endDateTime=2026-03-10T00:00:00Z&$filter=" + url.QueryEscape("singleValueExtendedProperties/Any(ep: ep/id eq '"+pid+"' and ep/value eq 'sg-series')")
+	occ := en.do("GET", base+view, nil).must(t, 200).values()
+	if len(occ) != 3 || occ[0]["seriesMasterId"] != series.body["id"] {
+		t.Fatalf("occurrences by the series' property: %v", occ)
+	}
+	en.do("PATCH", base+"/events/"+str(occ[1]["id"]), map[string]any{"subject": "moved"}).must(t, 200)
+	if again := en.do("GET", base+view, nil).must(t, 200).values(); len(again) != 3 || again[1]["type"] != "exception" {
+		t.Fatalf("after an exception: %v", again)
+	}
 	if r := en.do("GET", base+"/contacts?$filter="+url.QueryEscape("givenName eq 'Two'"), nil).must(t, 400); r.errCode() != "ErrorInvalidUrlQueryFilter" {
 		t.Fatalf("unsupported filter: %s", r.raw)
 	}

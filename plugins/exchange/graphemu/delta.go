@@ -108,7 +108,7 @@ func (e *Emulator) delta(w http.ResponseWriter, r *http.Request, mb *mailbox, ki
 			}
 			tok.WS, tok.WE = from.Unix(), to.Unix()
 		}
-		if kind == "contacts" {
+		if kind != "events" {
 			tok.Se = v.Get("$select")
 		}
 	}
@@ -187,7 +187,7 @@ func (e *Emulator) deltaEntries(r *http.Request, mb *mailbox, tok *deltaToken, q
 					return out
 				}
 			} else {
-				en.render = func() map[string]any { return renderTask(it) }
+				en.render = func() map[string]any { return q.decorate(it, renderTask(it)) }
 			}
 			out = append(out, en)
 		}

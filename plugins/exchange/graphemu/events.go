@@ -691,7 +691,7 @@ func occurrenceItem(mb *mailbox, master *item, props map[string]any, orig time.T
 	s, end, zone := eventTimes(&item{props: props})
 	it := &item{kind: "event", id: occurrenceID(master.id, orig), parent: master.parent, props: deepCopy(props), organizer: master.organizer,
 		iCalUID: occurrenceICalUID(master.iCalUID, orig), seriesMasterID: master.id, originalStart: orig,
-		createdAt: master.createdAt, created: master.created}
+		createdAt: master.createdAt, created: master.created, ext: slices.Clone(master.ext)}
 	delete(it.props, "recurrence")
 	it.props["start"] = dtz(orig, zone)
 	it.props["end"] = dtz(orig.Add(end.Sub(s)), zone)

@@ -94,6 +94,12 @@ func TestTodoTasksDelta(t *testing.T) {
 	if got[a] != "a2" || got[b] != "deleted" || len(got) != 2 {
 		t.Fatalf("next round %v", got)
 	}
+	pages, _ = en.round(tasks + "/delta?$select=title")
+	for _, v := range flat(pages) {
+		if _, has := v["status"]; has || v["title"] != "a2" {
+			t.Fatalf("$select=title: %v", v)
+		}
+	}
 }
 
 func TestSeed(t *testing.T) {
