@@ -187,15 +187,32 @@ func (c *Connector) readMeeting(r row, ps []party, startCol, endCol string) sdk.
 	if v := partyList(ps, map[int]string{maskRequired: "required", maskOptional: "optional", maskResource: "resource"}); !v.IsNull() {
 		f["attendees"] = v
 	}
-	state, _ := r.int("statecode")
-	status, hasStatus := r.int("statuscode")
-	if s, ok := map[int64]string{0: "tentative", 1: "completed", 2: "cancelled", 3: "confirmed"}[state]; ok && r.has("statecode") {
-		f["status"] = sdk.String(s)
-	}
-	if s, ok := map[int64]string{1: "free", 2: "tentative", 5: "busy", 6: "oof"}[status]; ok && hasStatus {
-		f["show_as"] = sdk.String(s)
+	if r.has("statecode") {
+		state, _ := r.int("statecode")
+		code, _ := r.int("statuscode")
+		for _, st := range appointmentStates {
+			if st.state == state && (st.status != "" || st.code == code) {
+				if st.status != "" {
+					f["status"] = sdk.String(st.status)
+				} else {
+					f["show_as"] = sdk.String(st.showAs)
+				}
+			}
+		}
 	}
 	return f
+}
+
+// appointmentStates pairs an appointment's statecode and statuscode with
+// free/busy (while it is open or scheduled) and with its end (completed,
+// cancelled). Other canonical statuses (tentative, confirmed) leave the
+// state as it is.
+var appointmentStates = []struct {
+	showAs, status string
+	state, code    int64
+}{
+	{"free", "", 0, 1}, {"tentative", "", 0, 2}, {"busy", "", 3, 5}, {"oof", "", 3, 6},
+	{"", "completed", 1, 3}, {"", "cancelled", 2, 4},
 }
 
 // writeMeeting writes an appointment or a series master's common part.
@@ -206,6 +223,14 @@ func (c *Connector) writeMeeting(f sdk.Fields, old []party, t *table) (row, erro
 	}
 	if v, ok := f["ical_uid"]; ok {
 		out["globalobjectid"] = strOrNil(v)
+	}
+	if t.prefix != "" { // a series' state follows its occurrences
+		return out, nil
+	}
+	for _, st := range appointmentStates {
+		if (st.showAs != "" && f["show_as"].Str() == st.showAs) || (st.status != "" && f["status"].Str() == st.status) {
+			out["statecode"], out["statuscode"] = st.state, st.code
+		}
 	}
 	return out, nil
 }
@@ -308,8 +333,9 @@ func (c *Connector) writeTask(t *table, f sdk.Fields) (row, error) {
 func (c *Connector) readService(r row, ps []party) sdk.Fields {
 	f := c.readMeeting(r, nil, "scheduledstart", "scheduledend")
 	delete(f, "show_as") // service appointment status codes are not free/busy
-	if state, ok := r.int("statecode"); ok {
-		f["status"] = sdk.String(map[int64]string{0: "tentative", 1: "completed", 2: "cancelled", 3: "confirmed"}[state])
+	delete(f, "status")
+	if state, _ := r.int("statecode"); state == 1 || state == 2 {
+		f["status"] = sdk.String(map[int64]string{1: "completed", 2: "cancelled"}[state])
 	}
 	if v := partyList(ps, map[int]string{maskResource: "resource"}); !v.IsNull() {
 		f["resources"] = v

@@ -120,6 +120,7 @@ func (b *backend) Sample(entity string, i int) sdk.Fields {
 			f["organizer"] = sdk.String("organizer@example.com")
 			f["attendees"] = sdk.List(party("guest"+n+"@example.com", "required"))
 			f["categories"] = sdk.Strings("sdktest")
+			f["show_as"] = sdk.String("busy")
 		} else {
 			f["resources"] = sdk.List(party("technician"+n+"@example.com", "resource"))
 			f["customers"] = sdk.List(party("customer"+n+"@example.com", "required"))
@@ -196,6 +197,7 @@ func columns(entity string, f sdk.Fields, create bool) map[string]any {
 		out["prioritycode"] = 1
 		if entity == "appointment" {
 			out["category"] = "sdktest"
+			out["statecode"], out["statuscode"] = 3, 5 // scheduled, busy
 			parties("appointment_activity_parties", map[string]int{"organizer": 7, "attendees": 5})
 		} else {
 			parties("serviceappointment_activity_parties", map[string]int{"resources": 10, "customers": 11})

@@ -88,11 +88,7 @@ func (f *fake) url() string { return f.srv.URL + "/api/data/v9.2" }
 // connectorFor returns a connector configured against the fake.
 func connectorFor(t *testing.T, f *fake) *Connector {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join("cmd", "crm", "connector.hcl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := New(src)
+	c := New(manifestBytes(t))
 	ds := c.Configure(t.Context(), sdk.Env{}, sdk.Fields{
 		"url": sdk.String(f.url()), "authority_url": sdk.String(f.srv.URL), "tenant_id": sdk.String("t"),
 		"client_id": sdk.String("id"), "client_secret": sdk.String("secret"),
@@ -101,6 +97,15 @@ func connectorFor(t *testing.T, f *fake) *Connector {
 		t.Fatal(ds.Err())
 	}
 	return c
+}
+
+func manifestBytes(t *testing.T) []byte {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join("cmd", "crm", "connector.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
 }
 
 // serve answers with a fixture's response, its placeholders replaced by the

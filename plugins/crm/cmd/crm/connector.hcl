@@ -98,14 +98,10 @@ entity "appointment" {
     reason  = "The description is the CRM's record of the meeting; by default the mailbox copy follows it."
   }
 
-  field "show_as" {
-    allowed = "crm_to_mailbox"
-    reason  = "Free/busy is read from the appointment's status reason; the connector does not change an activity's state."
-  }
-
   field "status" {
-    allowed = "crm_to_mailbox"
-    reason  = "Completing or cancelling an activity is done in the CRM; the connector does not change an activity's state."
+    allowed = "bidirectional"
+    default = "crm_to_mailbox"
+    reason  = "Completing or cancelling an activity is the CRM's business by default; a meeting cancelled in the calendar may be allowed to cancel it."
   }
 
   field "reminder_minutes" {
