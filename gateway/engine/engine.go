@@ -33,6 +33,13 @@ type Conn interface {
 	Check(ctx context.Context, scopes []string) (sdk.CheckResult, error)
 }
 
+// Watcher is an optional part of a Conn: a stream of change hints from the
+// connector (the plugin host's supervisor has it; a connector without the
+// capability answers protocol.ErrUnsupported).
+type Watcher interface {
+	Watch(ctx context.Context, scope string, fn func(sdk.Hint)) error
+}
+
 // Options configure an Engine.
 type Options struct {
 	Config *config.Config  // resolved
@@ -89,6 +96,8 @@ type Engine struct {
 	paused  map[string]bool      // bindings whose records wait for an operator
 	held    map[string]string    // endpoints whose connector refused its credentials or configuration → why
 	hints   chan hint            // early collects asked for by notifications
+	// watchers are the endpoints whose connector may stream hints.
+	watchers map[string]Watcher
 }
 
 func (e *Engine) setPaused(binding string, paused bool) {
@@ -250,7 +259,11 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	cfg := opts.Config
 	// Every call the engine makes goes through its endpoint's limits.
 	conns := map[string]Conn{}
+	e.watchers = map[string]Watcher{}
 	for name, c := range opts.Conns {
+		if w, ok := c.(Watcher); ok {
+			e.watchers[name] = w
+		}
 		if ep := cfg.Endpoint(name); ep != nil && c != nil {
 			c = limit(c, ep.MaxConcurrency, ep.ScopeConcurrency, func(err error) { e.observe(name, err) })
 		}

@@ -14,8 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncgate/syncgate/examples/dirconnector"
 	"github.com/syncgate/syncgate/gateway/store"
+	"github.com/syncgate/syncgate/internal/testplugins"
 	"github.com/syncgate/syncgate/sdk"
+	"github.com/syncgate/syncgate/sdk/manifest"
 )
 
 func TestContactsFlowBothWaysWithoutEchoes(t *testing.T) {
@@ -852,5 +855,63 @@ func TestTombstonesExpire(t *testing.T) {
 	}
 	if err := w.eng.Undelete(context.Background(), ts[0].Item.Item); err == nil || !strings.Contains(err.Error(), "no tombstone") {
 		t.Fatalf("undelete after expiry: %v", err)
+	}
+}
+
+// watching is the example mailbox connector with a Watch stream: each
+// value sent on poke becomes a hint for alice's feeds.
+type watching struct {
+	*dirconnector.Connector
+	poke chan struct{}
+}
+
+func (c *watching) Watch(ctx context.Context, scope string, hints chan<- sdk.Hint) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-c.poke:
+			hints <- sdk.Hint{Feed: sdk.Feed{Scope: alice}, Reason: "new mail"}
+		}
+	}
+}
+
+// TestWatchHintsCollectEarly: with a poll interval of an hour, a change
+// reaches the other side as soon as the connector's Watch stream hints at
+// it.
+func TestWatchHintsCollectEarly(t *testing.T) {
+	w := newWorld(t, twoWayContacts)
+	src, err := os.ReadFile(filepath.Join(testplugins.ModuleRoot(), testplugins.Connectors["dir-mailbox"], manifest.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wc := &watching{Connector: dirconnector.New(src), poke: make(chan struct{})}
+	w.conn["mail"] = serve(t, wc, "mail", w.cfg.Endpoint("mail").Settings)
+	w.newEngine(nil)
+	for _, f := range w.eng.feeds {
+		f.interval = time.Hour
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- w.eng.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	time.Sleep(200 * time.Millisecond) // the first round, at start
+	w.create(w.mail, alice, "contact", contact("Grace", "Hopper"))
+	select {
+	case wc.poke <- struct{}{}:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the engine opened no Watch stream")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(w.items(w.crm, "", "contact")) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the hinted change did not reach the CRM")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

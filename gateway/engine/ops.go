@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -11,6 +12,7 @@ import (
 	"github.com/syncgate/syncgate/gateway/store"
 	"github.com/syncgate/syncgate/sdk"
 	"github.com/syncgate/syncgate/sdk/manifest"
+	"github.com/syncgate/syncgate/sdk/protocol"
 )
 
 // The operator's actions on a running engine (the admin API calls them).
@@ -63,7 +65,10 @@ func (e *Engine) DropDeadLetter(binding string, seq uint64) error {
 }
 
 // Hint asks for an early collect of an endpoint's feeds (all of them, or
-// the one feed named): a notification reached the gateway.
+// the one feed named): a notification reached the gateway, or the
+// connector's Watch stream sent it. A hint that the backend lost track
+// (Resync) asks for the same: the feed stays the truth, and a connector
+// whose cursor no longer holds says so with resync_required.
 func (e *Engine) Hint(endpoint string, feed sdk.Feed) {
 	select {
 	case e.hints <- hint{endpoint: endpoint, feed: feed}:
@@ -134,4 +139,28 @@ func ResyncStored(db *store.DB, cfg *config.Config, binding string) error {
 		st.Enumerated = nil
 		return tx.PutBindingState(binding, st)
 	})
+}
+
+// watch keeps a Watch stream open to an endpoint's connector for as long as
+// ctx lives, turning its hints into early collects; a stream that breaks
+// (the plugin restarted) is opened again, after a pause that grows while it
+// keeps breaking at once.
+func (e *Engine) watch(ctx context.Context, endpoint string, w Watcher) {
+	pause := time.Second
+	for ctx.Err() == nil {
+		opened := time.Now()
+		err := w.Watch(ctx, "", func(h sdk.Hint) { e.Hint(endpoint, h.Feed) })
+		if errors.Is(err, protocol.ErrUnsupported) || ctx.Err() != nil {
+			return // polling alone, as the connector intends
+		}
+		if time.Since(opened) > time.Minute {
+			pause = time.Second
+		}
+		e.log.Debug("watch stream ended; opening it again", "endpoint", endpoint, "error", err, "in", pause)
+		select {
+		case <-ctx.Done():
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, time.Minute)
+	}
 }

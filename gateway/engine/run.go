@@ -320,6 +320,13 @@ func (e *Engine) Run(ctx context.Context) error {
 		defer wg.Done()
 		e.processLoop(ctx)
 	}()
+	for endpoint, w := range e.watchers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.watch(ctx, endpoint, w)
+		}()
+	}
 	type result struct {
 		s   *scheduled
 		n   int

@@ -329,6 +329,17 @@ func (s *Supervisor) Do(ctx context.Context, call string, fn func(ctx context.Co
 	return fmt.Errorf("endpoint %q: %s: %v: %w", s.cfg.Launch.Endpoint, call, err, ErrUnavailable)
 }
 
+// Watch streams the running connector's change hints for scope to fn until
+// ctx ends or the stream breaks (the plugin restarted, or has no such
+// capability: protocol.ErrUnsupported). A stream has no call timeout.
+func (s *Supervisor) Watch(ctx context.Context, scope string, fn func(sdk.Hint)) error {
+	inst := s.Instance()
+	if inst == nil {
+		return fmt.Errorf("endpoint %q: Watch: %w (%s)", s.cfg.Launch.Endpoint, ErrUnavailable, s.Status().State)
+	}
+	return inst.Client.Watch(ctx, scope, fn)
+}
+
 func (s *Supervisor) poke() {
 	select {
 	case s.wake <- struct{}{}:
