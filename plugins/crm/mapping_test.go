@@ -2,6 +2,9 @@ package crm
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -152,3 +155,46 @@ func TestActivityCommon(t *testing.T) {
 }
 
 func hasKey(r row, k string) bool { _, ok := r[k]; return ok }
+
+// TestPartiesKeptOnUpdate: an update of the attendees sends the whole party
+// list (the Web API replaces it), keeping the other parties as they were:
+// bound to their contact, user or account when the org says which.
+func TestPartiesKeptOnUpdate(t *testing.T) {
+	const appt, contact = "00000000-0000-0000-0000-0000000000a1", "00000000-0000-0000-0000-0000000000c1"
+	var patched []byte
+	f := newFake(t, withUsers(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/activityparties"):
+			if !strings.Contains(r.Header.Get("Prefer"), "lookuplogicalname") {
+				t.Error("parties read without the lookuplogicalname annotation")
+			}
+			fmt.Fprintf(w, `{"value":[
+				{"_activityid_value":%[1]q,"participationtypemask":7,"_partyid_value":%[2]q,"_partyid_value@Microsoft.Dynamics.CRM.lookuplogicalname":"contact","addressused":"c@example.com"},
+				{"_activityid_value":%[1]q,"participationtypemask":6,"addressused":"old@example.com"}]}`, appt, contact)
+		case r.Method == http.MethodGet:
+			w.Write([]byte(`{"value":[]}`))
+		default:
+			patched, _ = io.ReadAll(r.Body)
+			fmt.Fprintf(w, `{"activityid":%q,"versionnumber":9}`, appt)
+		}
+	}))
+	c := connectorFor(t, f)
+	res, err := c.Apply(t.Context(), "alice@contoso.com", "appointment", []sdk.Op{{Kind: sdk.OpUpdate, ID: appt, IfMatch: "8",
+		Fields: sdk.Fields{"attendees": sdk.List(sdk.Map(map[string]sdk.Value{"address": sdk.String("alice@contoso.com"), "role": sdk.String("required")}))}}})
+	if err != nil || res[0].Err != nil {
+		t.Fatal(err, res[0].Err)
+	}
+	var body struct {
+		Parties []map[string]any `json:"appointment_activity_parties"`
+	}
+	json.Unmarshal(patched, &body)
+	if len(body.Parties) != 2 {
+		t.Fatalf("parties sent: %s; want the organizer kept and the one new attendee", patched)
+	}
+	if body.Parties[0]["partyid_contact@odata.bind"] != "/contacts("+contact+")" || body.Parties[0]["participationtypemask"] != float64(7) {
+		t.Errorf("the organizer was not kept bound to its contact: %v", body.Parties[0])
+	}
+	if body.Parties[1]["partyid_systemuser@odata.bind"] != "/systemusers("+aliceID+")" || body.Parties[1]["participationtypemask"] != float64(5) {
+		t.Errorf("the new attendee, a known user, is not bound to the user: %v", body.Parties[1])
+	}
+}

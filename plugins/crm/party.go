@@ -16,6 +16,7 @@ type party struct {
 	partyID  string // the systemuser, contact... it resolves to; "" if unresolved
 	mask     int    // participationtypemask
 	address  string // addressused
+	kind     string // the logical name of the table partyID is in, when the org says
 }
 
 // routingKeys are the keys a party gives its activity's records: the user
@@ -51,14 +52,15 @@ func (c *Connector) parties(ctx context.Context, cl *client, ids []string, masks
 			acts = append(acts, "_activityid_value eq "+id)
 		}
 		filter := "(" + strings.Join(acts, " or ") + ") and (" + strings.Join(types, " or ") + ")"
-		rows, err := cl.list(ctx, "activityparties?$select=_activityid_value,_partyid_value,participationtypemask,addressused&$filter="+url.QueryEscape(filter), caller)
+		rows, err := cl.list(ctx, "activityparties?$select=_activityid_value,_partyid_value,participationtypemask,addressused&$filter="+url.QueryEscape(filter), caller,
+			`odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname"`)
 		if err != nil {
 			return nil, err
 		}
 		for _, r := range rows {
 			m, _ := r.int("participationtypemask")
 			p := party{activity: strings.ToLower(r.str("_activityid_value")), partyID: strings.ToLower(r.str("_partyid_value")),
-				mask: int(m), address: r.str("addressused")}
+				mask: int(m), address: r.str("addressused"), kind: r.str("_partyid_value@Microsoft.Dynamics.CRM.lookuplogicalname")}
 			out[p.activity] = append(out[p.activity], p)
 		}
 	}
@@ -66,14 +68,14 @@ func (c *Connector) parties(ctx context.Context, cl *client, ids []string, masks
 }
 
 // list reads every row of a query, following @odata.nextLink.
-func (cl *client) list(ctx context.Context, query, caller string) ([]row, error) {
+func (cl *client) list(ctx context.Context, query, caller string, prefer ...string) ([]row, error) {
 	var out []row
 	link := query
 	for pages := 0; link != ""; pages++ {
 		if pages > 10000 {
 			return nil, sdk.NewError(sdk.ErrRetryable, "%s: more than 10000 pages", redact(query))
 		}
-		resp, err := cl.do(ctx, request{method: http.MethodGet, url: link, caller: caller, prefer: []string{"odata.maxpagesize=5000"}})
+		resp, err := cl.do(ctx, request{method: http.MethodGet, url: link, caller: caller, prefer: append([]string{"odata.maxpagesize=5000"}, prefer...)})
 		if err != nil {
 			return nil, err
 		}
@@ -111,6 +113,10 @@ func partyList(ps []party, masks map[int]string) sdk.Value {
 	return sdk.List(out...)
 }
 
+// partySets are the tables a kept party may be bound to, with their entity
+// sets.
+var partySets = map[string]string{"systemuser": "systemusers", "contact": "contacts", "account": "accounts"}
+
 // partyRow is an activity party as a create or update sends it: bound to
 // the user when the address is a known user's, else by address alone
 // (Dataverse resolves addresses it knows, and routing reads both).
@@ -142,7 +148,13 @@ func (c *Connector) writeParties(f sdk.Fields, old []party, fields []partyField)
 	}
 	var out []row
 	for _, p := range old {
-		if !touched[p.mask] && p.address != "" {
+		if touched[p.mask] {
+			continue
+		}
+		if set, ok := partySets[p.kind]; ok && p.partyID != "" {
+			// Kept as it was: bound to its user, contact or account.
+			out = append(out, row{"participationtypemask": p.mask, "partyid_" + p.kind + "@odata.bind": "/" + set + "(" + p.partyID + ")"})
+		} else if p.address != "" {
 			out = append(out, c.partyRow(p.mask, p.address))
 		}
 	}
