@@ -73,6 +73,7 @@ func seriesOf(it *item) *series {
 // inWindow tells, per entry, whether it overlaps the window.
 func (mb *mailbox) instances(calendar string, from, to time.Time, withMasters bool) (list []instance, inWindow map[string]bool) {
 	inWindow = map[string]bool{}
+	var masters []string // series without an occurrence in the window: in it if an exception is
 	overlaps := func(s, e time.Time) bool { return s.Before(to) && (e.After(from) || (s.Equal(e) && !s.Before(from))) }
 	for _, it := range mb.items {
 		if it.kind != "event" || it.parent != calendar {
@@ -104,7 +105,10 @@ func (mb *mailbox) instances(calendar string, from, to time.Time, withMasters bo
 			if withMasters {
 				base.typ = "seriesMaster"
 				list = append(list, base)
-				inWindow[it.id] = !it.deleted && (any || hasExceptionIn(mb, it.id, inWindow))
+				inWindow[it.id] = !it.deleted && any
+				if !it.deleted && !any {
+					masters = append(masters, it.id)
+				}
 			}
 		default:
 			base.typ = "singleInstance"
@@ -112,16 +116,12 @@ func (mb *mailbox) instances(calendar string, from, to time.Time, withMasters bo
 			inWindow[it.id] = !it.deleted && overlaps(s, e)
 		}
 	}
-	return list, inWindow
-}
-
-func hasExceptionIn(mb *mailbox, masterID string, inWindow map[string]bool) bool {
-	for _, it := range mb.items {
-		if it.seriesMasterID == masterID && inWindow[it.id] {
-			return true
+	for _, in := range list {
+		if in.typ == "exception" && inWindow[in.id] && slices.Contains(masters, in.src.seriesMasterID) {
+			inWindow[in.src.seriesMasterID] = true
 		}
 	}
-	return false
+	return list, inWindow
 }
 
 // renderEvent renders an instance in zone (Prefer: outlook.timezone; UTC

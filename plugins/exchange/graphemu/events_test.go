@@ -430,3 +430,22 @@ func TestEventFailurePaths(t *testing.T) {
 	}
 	en.do("GET", base+"/events/"+exc, nil).must(t, 404)
 }
+
+// A series whose only entry in the window is an exception moved into it
+// is in the window's delta, master included.
+func TestCalendarViewDeltaSeriesByItsException(t *testing.T) {
+	en := newEnv(t, Options{})
+	base := "/v1.0/users/" + alice
+	m := en.do("POST", base+"/events", map[string]any{"subject": "once", "start": utc("2026-03-31T10:00:00"), "end": utc("2026-03-31T11:00:00"),
+		"recurrence": map[string]any{"pattern": map[string]any{"type": "daily", "interval": 1}, "range": map[string]any{"type": "numbered", "startDate": "2026-03-31", "numberOfOccurrences": 1}}}).must(t, 201)
+	occ := occurrenceID(str(m.body["id"]), time.Date(2026, 3, 31, 10, 0, 0, 0, time.UTC))
+	en.do("PATCH", base+"/events/"+occ, map[string]any{"start": utc("2026-04-02T10:00:00"), "end": utc("2026-04-02T11:00:00")}).must(t, 200)
+	pages, _ := en.round(base + "/calendarView/delta?startDateTime=2026-04-01T00:00:00Z&endDateTime=2026-05-01T00:00:00Z")
+	types := map[string]bool{}
+	for _, v := range flat(pages) {
+		types[str(v["type"])] = true
+	}
+	if len(flat(pages)) != 2 || !types["seriesMaster"] || !types["exception"] {
+		t.Fatalf("window with only the exception: %v", flat(pages))
+	}
+}
