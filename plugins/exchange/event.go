@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	_ "time/tzdata" // zone rules for every IANA name Graph's Windows zones map to, whatever the host has
 
@@ -743,8 +744,7 @@ func calendarRecords(ctx context.Context, _ *Connector, s *state, mailbox string
 		seen[id] = len(order)
 		order = append(order, change{id: id, removed: e.Removed})
 	}
-	recs := make([]sdk.ChangeRecord, 0, len(order))
-	for _, ch := range order {
+	classify := func(ch change) (*sdk.ChangeRecord, error) {
 		ev, err := getEvent(ctx, s, mailbox, ch.id)
 		switch {
 		case sdk.IsKind(err, sdk.ErrNotFound):
@@ -752,9 +752,8 @@ func calendarRecords(ctx context.Context, _ *Connector, s *state, mailbox string
 			if isServiceAppointment(ctx, s, mailbox, ch.id) {
 				entity = "service_appointment"
 			}
-			recs = append(recs, sdk.ChangeRecord{Entity: entity, ID: ch.id, Kind: sdk.ChangeDelete})
 			forgetServiceAppointment(ctx, s, mailbox, ch.id)
-			continue
+			return &sdk.ChangeRecord{Entity: entity, ID: ch.id, Kind: sdk.ChangeDelete}, nil
 		case err != nil:
 			return nil, err
 		}
@@ -765,11 +764,47 @@ func calendarRecords(ctx context.Context, _ *Connector, s *state, mailbox string
 		}
 		if ch.removed {
 			if ev.SeriesMasterID != "" {
-				continue // one occurrence left the window; its series is still there
+				return nil, nil // one occurrence left the window; its series is still there
 			}
 			r.Kind, r.Version = sdk.ChangeScopeExit, ""
 		}
-		recs = append(recs, r)
+		return &r, nil
+	}
+	// The reads run side by side, as many as the mailbox's request slots
+	// allow: a first enumeration reads every event of the window.
+	ctx, cancel := context.WithCancel(ctx) // the first failure ends the round: stop the other reads
+	defer cancel()
+	out := make([]*sdk.ChangeRecord, len(order))
+	var (
+		first error
+		once  sync.Once
+		wg    sync.WaitGroup
+	)
+	next := make(chan int)
+	for range s.cfg.Concurrency {
+		wg.Go(func() {
+			for i := range next {
+				var err error
+				if out[i], err = classify(order[i]); err != nil {
+					once.Do(func() { first = err })
+					cancel()
+				}
+			}
+		})
+	}
+	for i := range order {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	recs := make([]sdk.ChangeRecord, 0, len(order))
+	for _, r := range out {
+		if r != nil {
+			recs = append(recs, *r)
+		}
 	}
 	return recs, nil
 }
