@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	mathrand "math/rand/v2"
 	"net/http"
 	"strconv"
@@ -162,14 +163,8 @@ func (e *Emulator) Counters() Counters {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	c := e.counters
-	c.Requests = make(map[string]int, len(e.counters.Requests))
-	for k, v := range e.counters.Requests {
-		c.Requests[k] = v
-	}
-	c.MaxConcurrent = make(map[string]int, len(e.counters.MaxConcurrent))
-	for k, v := range e.counters.MaxConcurrent {
-		c.MaxConcurrent[k] = v
-	}
+	c.Requests = maps.Clone(e.counters.Requests)
+	c.MaxConcurrent = maps.Clone(e.counters.MaxConcurrent)
 	return c
 }
 

@@ -172,16 +172,12 @@ func renderEvent(r *http.Request, mb *mailbox, in instance, zone string) map[str
 		"onlineMeeting":              nil,
 	}
 	for k, v := range it.props {
-		if !strings.HasPrefix(k, "__") {
-			out[k] = v
-		}
+		out[k] = v
 	}
+	// Attendees do not answer in the emulator: their copy stays notResponded.
 	resp := map[string]any{"response": "organizer", "time": "0001-01-01T00:00:00Z"}
 	if !it.organizer {
-		resp = map[string]any{"response": "notResponded", "time": "0001-01-01T00:00:00Z"}
-		if s, ok := it.props["__response"].(map[string]any); ok {
-			resp = s
-		}
+		resp["response"] = "notResponded"
 	}
 	out["responseStatus"] = resp
 	body, _ := out["body"].(map[string]any)
