@@ -48,6 +48,9 @@ func (c *Connector) Fetch(ctx context.Context, scope, entityName string, ids []s
 	parties := map[string][]party{}
 	for t, gs := range partyIDs {
 		ps, err := c.parties(ctx, cl, gs, t.partyMasks, u.id)
+		if err == nil {
+			err = c.fillAddresses(ctx, cl, ps, u.id)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -198,3 +198,35 @@ func TestPartiesKeptOnUpdate(t *testing.T) {
 		t.Errorf("the new attendee, a known user, is not bound to the user: %v", body.Parties[1])
 	}
 }
+
+// TestPartyAddresses: a party bound to a user or contact without an
+// addressused reads with the address of what it is bound to.
+func TestPartyAddresses(t *testing.T) {
+	const appt, contact = "00000000-0000-0000-0000-0000000000a1", "00000000-0000-0000-0000-0000000000c1"
+	f := newFake(t, withUsers(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/activityparties"):
+			fmt.Fprintf(w, `{"value":[
+				{"_activityid_value":%[1]q,"participationtypemask":5,"_partyid_value":%[2]q,"_partyid_value@Microsoft.Dynamics.CRM.lookuplogicalname":"contact"},
+				{"_activityid_value":%[1]q,"participationtypemask":6,"addressused":"x@example.com"}]}`, appt, contact)
+		case strings.HasSuffix(r.URL.Path, "/contacts"):
+			if !strings.Contains(r.URL.Query().Get("$filter"), "contactid eq "+contact) {
+				t.Errorf("contact lookup: %s", r.URL.RawQuery)
+			}
+			fmt.Fprintf(w, `{"value":[{"contactid":%q,"emailaddress1":"c@example.com"}]}`, contact)
+		case r.URL.Query().Get("$top") == "1":
+			w.Write([]byte(`{"value":[]}`))
+		default:
+			fmt.Fprintf(w, `{"activityid":%q,"versionnumber":9,"subject":"s"}`, appt)
+		}
+	}))
+	c := connectorFor(t, f)
+	res, err := c.Fetch(t.Context(), "alice@contoso.com", "appointment", []string{appt})
+	if err != nil || res[0].Err != nil {
+		t.Fatal(err, res[0].Err)
+	}
+	att := res[0].Record.Fields["attendees"].ListVal()
+	if len(att) != 2 || att[0].MapVal()["address"].Str() != "c@example.com" || att[1].MapVal()["role"].Str() != "optional" {
+		t.Errorf("attendees %v", res[0].Record.Fields["attendees"])
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/syncgate/syncgate/sdk"
@@ -190,4 +191,50 @@ type partyField struct {
 	name  string
 	roles map[string]int
 	def   int
+}
+
+// partyEmail is the column that holds the e-mail address of a party's
+// table.
+var partyEmail = map[string]string{"systemuser": "internalemailaddress", "contact": "emailaddress1", "account": "emailaddress1"}
+
+// fillAddresses gives parties that are bound to a user, contact or account
+// but carry no addressused the address of what they are bound to, read in
+// batches: an attendee without an address could not reach a calendar.
+func (c *Connector) fillAddresses(ctx context.Context, cl *client, byActivity map[string][]party, caller string) error {
+	want := map[string][]string{} // kind → ids
+	for _, ps := range byActivity {
+		for _, p := range ps {
+			if p.address == "" && p.partyID != "" && partyEmail[p.kind] != "" && !slices.Contains(want[p.kind], p.partyID) {
+				want[p.kind] = append(want[p.kind], p.partyID)
+			}
+		}
+	}
+	found := map[string]string{}
+	for kind, ids := range want {
+		set, key, col := partySets[kind], kind+"id", partyEmail[kind]
+		for len(ids) > 0 {
+			batch := ids[:min(len(ids), userBatch)]
+			ids = ids[len(batch):]
+			var terms []string
+			for _, id := range batch {
+				terms = append(terms, key+" eq "+id)
+			}
+			rows, err := cl.list(ctx, set+"?$select="+key+","+col+"&$filter="+url.QueryEscape(strings.Join(terms, " or ")), caller)
+			if err != nil {
+				return err
+			}
+			for _, r := range rows {
+				found[strings.ToLower(r.str(key))] = r.str(col)
+			}
+		}
+	}
+	for act, ps := range byActivity {
+		for i := range ps {
+			if ps[i].address == "" {
+				ps[i].address = found[ps[i].partyID]
+			}
+		}
+		byActivity[act] = ps
+	}
+	return nil
 }
