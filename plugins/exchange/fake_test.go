@@ -1,7 +1,6 @@
 package exchange
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/syncgate/syncgate/gateway/host"
 	"github.com/syncgate/syncgate/sdk"
 )
 
@@ -188,43 +188,5 @@ func serveFixture(fx fixture) http.HandlerFunc {
 	}
 }
 
-// memKV is the host's key-value store, in memory.
-type memKV struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func newMemKV() *memKV { return &memKV{m: map[string][]byte{}} }
-
-func (k *memKV) Get(_ context.Context, key string) ([]byte, bool, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	v, ok := k.m[key]
-	return v, ok, nil
-}
-
-func (k *memKV) Put(_ context.Context, key string, v []byte) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.m[key] = append([]byte(nil), v...)
-	return nil
-}
-
-func (k *memKV) Delete(_ context.Context, key string) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	delete(k.m, key)
-	return nil
-}
-
-func (k *memKV) List(_ context.Context, prefix string) (map[string][]byte, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	out := map[string][]byte{}
-	for key, v := range k.m {
-		if strings.HasPrefix(key, prefix) {
-			out[key] = v
-		}
-	}
-	return out, nil
-}
+// newMemKV is the host's key-value store, in memory.
+func newMemKV() *host.MemKV { return host.NewMemKV() }
