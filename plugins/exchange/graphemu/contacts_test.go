@@ -332,6 +332,14 @@ func TestContactFolderAndPaging(t *testing.T) {
 	if vals := en.do("GET", base+"/contacts?$top=2", nil).must(t, 200).values(); len(vals) != 2 {
 		t.Fatalf("$top=2 gave %d", len(vals))
 	}
+	// Path segments are case-insensitive, as in Graph (its own links write
+	// contactfolders); ids are not touched.
+	if vals := en.do("GET", "/v1.0/Users/"+alice+"/contactfolders/"+fid+"/CONTACTS", nil).must(t, 200).values(); len(vals) != 5 {
+		t.Fatalf("lower-case route: %d", len(vals))
+	}
+	if got := en.emu.Counters().Requests["GET /users/{u}/contactFolders/{f}/contacts"]; got != 4 {
+		t.Fatalf("the lower-case request counts under the route: %d", got)
+	}
 }
 
 // The standard client-credentials client works against the token endpoint

@@ -16,6 +16,7 @@ import (
 	"maps"
 	mathrand "math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -189,6 +190,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // graph applies, in Graph's order, authentication, the per-mailbox
 // concurrency limit, injected faults and latency, then routes.
 func (e *Emulator) graph(w http.ResponseWriter, r *http.Request) {
+	canonicalPath(r.URL)
 	_, pattern := e.mux.Handler(r)
 	route := strings.Replace(pattern, "/v1.0", "", 1)
 	if pattern == "" || pattern == "/v1.0/" {
@@ -339,4 +341,34 @@ func randomKey(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return base64.StdEncoding.EncodeToString(b)
+}
+
+// pathLiterals are the fixed segments of the routes. Graph matches them
+// case-insensitively (its own links write contactfolders, the docs write
+// calendarview and calendarView); canonicalPath rewrites them to the casing
+// the routes use.
+var pathLiterals = func() map[string]string {
+	m := map[string]string{}
+	for _, s := range []string{"v1.0", "users", "me", "contacts", "contactFolders", "delta", "calendar", "calendars", "events",
+		"instances", "calendarView", "todo", "lists", "tasks", "linkedResources", "subscriptions", "reauthorize"} {
+		m[strings.ToLower(s)] = s
+	}
+	return m
+}()
+
+func canonicalPath(u *url.URL) {
+	segs := strings.Split(u.EscapedPath(), "/")
+	changed := false
+	for i, s := range segs {
+		if c, ok := pathLiterals[strings.ToLower(s)]; ok && c != s {
+			segs[i], changed = c, true
+		}
+	}
+	if !changed {
+		return
+	}
+	raw := strings.Join(segs, "/")
+	if p, err := url.PathUnescape(raw); err == nil {
+		u.Path, u.RawPath = p, raw
+	}
 }

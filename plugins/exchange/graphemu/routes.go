@@ -86,6 +86,14 @@ func (e *Emulator) routes() *http.ServeMux {
 	m.HandleFunc("GET /v1.0/subscriptions/{id}", e.getSubscription)
 	m.HandleFunc("PATCH /v1.0/subscriptions/{id}", e.renewSubscription)
 	m.HandleFunc("DELETE /v1.0/subscriptions/{id}", e.deleteSubscription)
+	m.HandleFunc("POST /v1.0/subscriptions/{id}/reauthorize", func(w http.ResponseWriter, r *http.Request) {
+		// Reauthorizing is what a reauthorizationRequired lifecycle event
+		// asks for; app-only tokens here never lose access, so it only
+		// needs the subscription to exist.
+		if e.subscriptionOf(w, r) != nil {
+			w.WriteHeader(http.StatusNoContent)
+		}
+	})
 
 	m.HandleFunc("/v1.0/me/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "BadRequest", "/me request is only valid with delegated authentication flow. The emulator issues app-only tokens: use /users/{id or userPrincipalName}/...")

@@ -147,6 +147,8 @@ func TestSubscriptions(t *testing.T) {
 	if lv := l["value"].([]any)[0].(map[string]any); lv["lifecycleEvent"] != "reauthorizationRequired" || lv["subscriptionId"] != sid {
 		t.Fatalf("lifecycle %v", lv)
 	}
+	en.do("POST", "/v1.0/subscriptions/"+sid+"/reauthorize", nil).must(t, 204)
+	en.do("POST", "/v1.0/subscriptions/nope/reauthorize", nil).must(t, 404)
 	en.controlPost("/_emulator/lifecycle", map[string]any{"subscriptionId": sid, "event": "missed"}, 204)
 	if lv := rc.next(t)["value"].([]any)[0].(map[string]any); lv["lifecycleEvent"] != "missed" {
 		t.Fatalf("lifecycle %v", lv)
