@@ -96,8 +96,9 @@ func (s *Server) current() (*engine.Engine, map[string]*host.Supervisor) {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", s.auth(s.status))
-	mux.HandleFunc("GET /v1/blocked", s.auth(s.blocked))
-	mux.HandleFunc("GET /v1/dead-letters", s.auth(s.deadLetters))
+	mux.HandleFunc("GET /v1/blocked", s.auth(list[store.Blocked](s, store.BlockedPrefix)))
+	mux.HandleFunc("GET /v1/conflicts", s.auth(list[store.Conflict](s, store.ConflictPrefix)))
+	mux.HandleFunc("GET /v1/dead-letters", s.auth(list[store.DeadLetter](s, store.DeadLetterPrefix)))
 	mux.HandleFunc("POST /v1/bindings/{binding}/pause", s.auth(s.pause))
 	mux.HandleFunc("POST /v1/bindings/{binding}/resume", s.auth(s.resume))
 	mux.HandleFunc("POST /v1/bindings/{binding}/resync", s.auth(s.resync))
@@ -221,22 +222,17 @@ func Collect(db *store.DB, bindings []string, counters map[string]map[string]eng
 	return st, err
 }
 
-func (s *Server) blocked(w http.ResponseWriter, r *http.Request) {
-	list, err := listUnder[store.Blocked](s.engine().DB(), s.bindingsOf(r), store.BlockedPrefix)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
-		return
+// list serves the records of one kind under each binding (or the one named
+// with ?binding=): blocked changes, conflicts, dead letters.
+func list[T any](s *Server, prefix func(binding string) []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		out, err := listUnder[T](s.engine().DB(), s.bindingsOf(r), prefix)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, out)
 	}
-	writeJSON(w, http.StatusOK, list)
-}
-
-func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) {
-	list, err := listUnder[store.DeadLetter](s.engine().DB(), s.bindingsOf(r), store.DeadLetterPrefix)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, list)
 }
 
 func (s *Server) bindingsOf(r *http.Request) []string {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -237,6 +238,13 @@ policy "contact" {
 			}
 			if c := w.counters("alice", "contact"); c.Conflicts != 1 {
 				t.Fatalf("counters %+v: want one conflict", c)
+			}
+			var conflicts []store.Conflict
+			w.db.View(func(tx *store.Tx) error {
+				return store.Scan(tx, store.ConflictPrefix("alice"), func(_ []byte, c *store.Conflict) bool { conflicts = append(conflicts, *c); return true })
+			})
+			if len(conflicts) != 1 || conflicts[0].Policy != tc.policy || !slices.Contains(conflicts[0].Fields, "job_title") || !slices.Contains(conflicts[0].Against, "job_title") {
+				t.Fatalf("conflicts recorded: %+v", conflicts)
 			}
 		})
 	}

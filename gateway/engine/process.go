@@ -365,11 +365,13 @@ func (e *Engine) update(ctx context.Context, j *job, rec *sdk.Record) error {
 	}
 	tChanged := changed(j.rule, j.T, j.base(j.T), trec.Fields)
 	wantS, wantT := rec.Fields, overlay(trec.Fields, pick(rec.Fields, sChanged))
+	var conflict *store.Conflict
 	if len(tChanged) > 0 {
+		policy := j.rule.Conflict.Value
 		if !linking {
 			e.stats.add(j.b.name, entity, func(c *Counters) { c.Conflicts++ })
+			conflict = &store.Conflict{Change: j.c, Item: j.corr.Item, Policy: policy, Fields: sChanged, Against: tChanged, At: time.Now().UTC()}
 		}
-		policy := j.rule.Conflict.Value
 		if linking {
 			// No common base yet: keep every field either copy has, the
 			// newer value where both have one. Nothing is lost.
@@ -397,6 +399,11 @@ func (e *Engine) update(ctx context.Context, j *job, rec *sdk.Record) error {
 	return e.done(j.c, func(tx *store.Tx) error {
 		if err := tx.PutCorrelation(j.corr); err != nil {
 			return err
+		}
+		if conflict != nil {
+			if err := tx.PutConflict(*conflict); err != nil {
+				return err
+			}
 		}
 		return e.fanOut(tx, j)
 	})

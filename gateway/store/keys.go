@@ -27,6 +27,7 @@ import (
 //	kv <endpoint> <key>                         a connector instance's key-value store
 //	in <item> <endpoint> <scope>                the intent of a create, recorded before Apply
 //	bl <binding> <seq>                          blocked changes, for status
+//	cf <binding> <seq>                          conflicts and how they were resolved, for status
 //	uid <entity> <ical uid>                     meetings by iCalendar UID → syncgate item
 //	nk <endpoint> <scope> <entity> <key>        natural keys of items on one side → their id there
 
@@ -44,6 +45,7 @@ const (
 	spaceKV         = "kv"
 	spaceIntent     = "in"
 	spaceBlocked    = "bl"
+	spaceConflict   = "cf"
 	spaceICal       = "uid"
 	spaceNatural    = "nk"
 )
@@ -312,6 +314,21 @@ func BlockedPrefix(binding string) []byte { return newKey(spaceBlocked).str(bind
 // ParseBlockedKey reverses BlockedKey.
 func ParseBlockedKey(key []byte) (binding string, seq uint64, err error) {
 	r := readKey(key, spaceBlocked)
+	binding, seq = r.str(), r.u64()
+	return binding, seq, r.done()
+}
+
+// ConflictKey is one resolved conflict of a binding.
+func ConflictKey(binding string, seq uint64) []byte {
+	return newKey(spaceConflict).str(binding).u64(seq).bytes()
+}
+
+// ConflictPrefix covers a binding's conflicts.
+func ConflictPrefix(binding string) []byte { return newKey(spaceConflict).str(binding).bytes() }
+
+// ParseConflictKey reverses ConflictKey.
+func ParseConflictKey(key []byte) (binding string, seq uint64, err error) {
+	r := readKey(key, spaceConflict)
 	binding, seq = r.str(), r.u64()
 	return binding, seq, r.done()
 }

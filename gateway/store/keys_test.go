@@ -35,6 +35,9 @@ func TestKeyRoundTrips(t *testing.T) {
 			if gb, gs, err := ParseBlockedKey(BlockedKey(a, 7)); err != nil || gb != a || gs != 7 {
 				t.Fatalf("blocked → %q %d %v", gb, gs, err)
 			}
+			if gb, gs, err := ParseConflictKey(ConflictKey(a, 9)); err != nil || gb != a || gs != 9 {
+				t.Fatalf("conflict → %q %d %v", gb, gs, err)
+			}
 			if e, u, err := ParseICalKey(ICalKey(a, b)); err != nil || e != a || u != b {
 				t.Fatalf("ical → %q %q %v", e, u, err)
 			}

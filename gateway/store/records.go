@@ -167,6 +167,17 @@ type Intent struct {
 	At      time.Time `json:"at"`
 }
 
+// Conflict is an item changed on both sides since their last sync, and how
+// the binding's policy resolved it.
+type Conflict struct {
+	Change  Change    `json:"change"` // the record whose processing met the conflict
+	Item    string    `json:"item"`
+	Policy  string    `json:"policy"`
+	Fields  []string  `json:"fields"`  // changed on the record's side
+	Against []string  `json:"against"` // changed on the other side
+	At      time.Time `json:"at"`
+}
+
 // Blocked is a change that its rule did not let through, kept for status:
 // which item, which way it tried to flow, and the rule that stopped it.
 type Blocked struct {

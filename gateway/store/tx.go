@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -176,6 +177,26 @@ func (tx *Tx) Correlation(item string) (*Correlation, error) {
 // PutBlocked records a blocked change.
 func (tx *Tx) PutBlocked(b Blocked) error {
 	return tx.setJSON(BlockedKey(b.Change.Binding, b.Change.Seq), b)
+}
+
+// MaxConflicts is how many resolved conflicts are kept per binding: the
+// latest, for an operator to look at; the counters keep the total.
+const MaxConflicts = 1000
+
+// PutConflict records a resolved conflict, dropping the binding's oldest
+// beyond MaxConflicts.
+func (tx *Tx) PutConflict(c Conflict) error {
+	if err := tx.setJSON(ConflictKey(c.Change.Binding, c.Change.Seq), c); err != nil {
+		return err
+	}
+	var keys [][]byte
+	tx.Keys(ConflictPrefix(c.Change.Binding), func(k []byte) bool { keys = append(keys, bytes.Clone(k)); return true })
+	for _, k := range keys[:max(len(keys)-MaxConflicts, 0)] {
+		if err := tx.txn.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ItemForICal returns the item that holds the meeting with this UID.
