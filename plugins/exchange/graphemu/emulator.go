@@ -356,9 +356,21 @@ var pathLiterals = func() map[string]string {
 	return m
 }()
 
+//
+// It also turns OData key syntax, users('id')/events('id') as in Graph's
+// Location headers, into the segment form the routes use.
 func canonicalPath(u *url.URL) {
-	segs := strings.Split(u.EscapedPath(), "/")
+	var segs []string
 	changed := false
+	for _, s := range strings.Split(u.EscapedPath(), "/") {
+		name, key, isKey := strings.Cut(s, "('")
+		if isKey && strings.HasSuffix(key, "')") && pathLiterals[strings.ToLower(name)] != "" {
+			segs = append(segs, name, strings.TrimSuffix(key, "')"))
+			changed = true
+		} else {
+			segs = append(segs, s)
+		}
+	}
 	for i, s := range segs {
 		if c, ok := pathLiterals[strings.ToLower(s)]; ok && c != s {
 			segs[i], changed = c, true
