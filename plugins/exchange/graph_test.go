@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"strings"
 	"sync"
@@ -237,5 +238,57 @@ func TestNoEmulatorImport(t *testing.T) {
 	}
 	if strings.Contains(string(out), "msgraph-sdk-go") {
 		t.Errorf("the connector imports the Graph SDK")
+	}
+}
+
+func TestRetryAfterForms(t *testing.T) {
+	for _, tc := range []struct {
+		header string
+		want   time.Duration
+	}{
+		{"10", 10 * time.Second},
+		{"2.128", 2128 * time.Millisecond},
+		{"0", 0},
+		{"", defaultThrottleWait},
+		{"soon", defaultThrottleWait},
+		{"-3", defaultThrottleWait},
+	} {
+		h := http.Header{}
+		if tc.header != "" {
+			h.Set("Retry-After", tc.header)
+		}
+		if got := retryAfter(h, defaultThrottleWait); got != tc.want {
+			t.Errorf("Retry-After %q: %s, want %s", tc.header, got, tc.want)
+		}
+	}
+	h := http.Header{}
+	h.Set("Retry-After", time.Now().Add(time.Minute).UTC().Format(http.TimeFormat))
+	if got := retryAfter(h, 0); got < 58*time.Second || got > time.Minute {
+		t.Errorf("an HTTP date a minute ahead: %s", got)
+	}
+}
+
+// TestTokenEndpointFailures: a throttled token endpoint holds back the
+// whole endpoint; one that fails otherwise is passing.
+func TestTokenEndpointFailures(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		kind   sdk.ErrorKind
+	}{{429, sdk.ErrThrottled}, {500, sdk.ErrRetryable}, {400, sdk.ErrAuth}} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "7")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(tc.status)
+			w.Write([]byte(`{"error":"temporarily_unavailable"}`))
+		}))
+		c := New(readManifest(t))
+		c.Configure(t.Context(), sdk.Env{}, sdk.Fields{"tenant_id": sdk.String("t"), "client_id": sdk.String("a"), "client_secret": sdk.String("b"),
+			"authority_url": sdk.String(srv.URL), "graph_url": sdk.String(srv.URL + "/v1.0")})
+		res, _ := c.Fetch(t.Context(), alice, "contact", []string{"x"})
+		e := res[0].Err
+		if e == nil || e.Kind != tc.kind || (tc.kind == sdk.ErrThrottled && (e.ThrottleScope != sdk.ThrottleEndpoint || e.RetryAfter != 7*time.Second)) {
+			t.Errorf("token endpoint %d: %v", tc.status, e)
+		}
+		srv.Close()
 	}
 }
