@@ -356,7 +356,6 @@ var pathLiterals = func() map[string]string {
 	return m
 }()
 
-//
 // It also turns OData key syntax, users('id')/events('id') as in Graph's
 // Location headers, into the segment form the routes use.
 func canonicalPath(u *url.URL) {
