@@ -345,8 +345,7 @@ func randomKey(n int) string {
 
 // pathLiterals are the fixed segments of the routes. Graph matches them
 // case-insensitively (its own links write contactfolders, the docs write
-// calendarview and calendarView); canonicalPath rewrites them to the casing
-// the routes use.
+// calendarview and calendarView).
 var pathLiterals = func() map[string]string {
 	m := map[string]string{}
 	for _, s := range []string{"v1.0", "users", "me", "contacts", "contactFolders", "delta", "calendar", "calendars", "events",
@@ -356,8 +355,9 @@ var pathLiterals = func() map[string]string {
 	return m
 }()
 
-// It also turns OData key syntax, users('id')/events('id') as in Graph's
-// Location headers, into the segment form the routes use.
+// canonicalPath rewrites the fixed segments of a path to the routes'
+// casing, and OData key syntax, users('id')/events('id') as in Graph's
+// Location headers, to the segment form the routes use.
 func canonicalPath(u *url.URL) {
 	var segs []string
 	changed := false
