@@ -156,6 +156,19 @@ func TestNotifications(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	post(map[string]any{"subscriptionId": "sub-1", "clientState": state, "lifecycleEvent": "subscriptionRemoved"})
+	for {
+		if n, _ := sg.counts(); n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("subscriptionRemoved did not subscribe again")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if res := post(map[string]any{"subscriptionId": "sub-1", "clientState": state, "changeType": "updated"}); res.Status != 403 {
+		t.Errorf("a notification of the removed subscription: %+v", res)
+	}
 	if res, _ := c.HandleWebhook(t.Context(), sdk.WebhookRequest{Method: "POST", Body: []byte("not json")}); res.Status != 400 {
 		t.Errorf("garbage: %+v", res)
 	}
