@@ -340,6 +340,19 @@ func checkTimes(it *item) error {
 	if e.Before(s) {
 		return &queryError{400, "ErrorInvalidRequest", "Your request can't be completed. The end time must be on or after the start time."}
 	}
+	if it.props["isAllDay"] == true {
+		// As Graph: an all-day event starts and ends at midnight of its
+		// zone and lasts whole days.
+		for _, k := range []string{"start", "end"} {
+			dt, _ := it.props[k].(map[string]any)["dateTime"].(string)
+			if !strings.HasSuffix(dt, "T00:00:00.0000000") {
+				return &queryError{400, "ErrorInvalidRequest", "Your request can't be completed. When isAllDay is true, start and end must be at midnight (00:00:00) of their time zone; " + k + " is " + dt + "."}
+			}
+		}
+		if !e.After(s) {
+			return &queryError{400, "ErrorInvalidRequest", "Your request can't be completed. An all-day event must last at least one day."}
+		}
+	}
 	if rec, ok := it.props["recurrence"].(map[string]any); ok {
 		if _, err := parseSeries(rec, s, e, zone); err != nil {
 			return &queryError{400, "ErrorInvalidRecurrence", "Your request can't be completed. The recurrence is invalid: " + err.Error() + "."}

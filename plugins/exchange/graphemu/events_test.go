@@ -84,6 +84,14 @@ func TestEventFixtures(t *testing.T) {
 	if r := en.do("POST", base+"/events", map[string]any{"subject": "x", "start": utc("2026-01-01T10:00:00"), "end": utc("2026-01-01T09:00:00")}).must(t, 400); r.errCode() != "ErrorInvalidRequest" {
 		t.Errorf("end before start: %s", r.raw)
 	}
+	allDay := map[string]any{"subject": "holiday", "isAllDay": true, "start": utc("2026-05-01T00:00:00"), "end": utc("2026-05-02T00:00:00")}
+	en.do("POST", base+"/events", allDay).must(t, 201)
+	allDay["start"] = utc("2026-05-01T09:00:00")
+	if r := en.do("POST", base+"/events", allDay).must(t, 400); !strings.Contains(r.raw, "midnight") {
+		t.Errorf("all-day event not at midnight: %s", r.raw)
+	}
+	allDay["start"], allDay["end"] = utc("2026-05-01T00:00:00"), utc("2026-05-01T00:00:00")
+	en.do("POST", base+"/events", allDay).must(t, 400)
 	en.do("GET", base+"/events/nope", nil).must(t, 404)
 	en.do("DELETE", base+"/events/"+str(m.body["id"]), nil).must(t, 204)
 	en.do("DELETE", base+"/events/"+str(m.body["id"]), nil).must(t, 404)
