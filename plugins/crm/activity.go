@@ -27,8 +27,16 @@ var appointmentTable = &table{
 	partyNav: "appointment_activity_parties", partyMasks: meetingMasks, routeMasks: meetingMasks, partyFields: meetingParties,
 	// A series' expanded occurrences are rows of their own with a seriesid;
 	// the series is synced as its master, so they are left out.
-	feedCols: []string{"seriesid"},
+	feedCols: []string{"seriesid", "instancetypecode"},
 	skip:     func(r row) bool { return r.str("seriesid") != "" },
+	// An occurrence edited on its own (an exception) is a change of its
+	// series, which carries it in recurrence.exceptions.
+	standsFor: func(r row) (string, bool) {
+		if n, _ := r.int("instancetypecode"); n == instanceException && isGUID(r.str("seriesid")) {
+			return seriesPrefix + strings.ToLower(r.str("seriesid")), true
+		}
+		return "", false
+	},
 	cols: append(activityColumns(), "scheduledstart", "scheduledend", "isalldayevent", "location", "globalobjectid",
 		"statecode", "statuscode"),
 	read: func(c *Connector, _ *table, r row, ps []party) (sdk.Fields, error) {

@@ -219,16 +219,16 @@ func (c *Connector) absolute(link string) string {
 
 // changeRecords turns a page of change tracking rows into change records.
 // For activities, the parties that route a record are read for the changed
-// rows only, in batches.
+// rows only, in batches. A row that stands for another item (an edited
+// occurrence stands for its series) gives that item's record, once a page.
 func (c *Connector) changeRecords(ctx context.Context, cl *client, e *entity, t *table, rows []row) ([]sdk.ChangeRecord, error) {
 	var out []sdk.ChangeRecord
-	var ids []string
+	var ids []string // per record: the row whose parties route it
+	seen := map[string]bool{}
 	for _, r := range rows {
 		if id, deleted := deletedID(r); deleted {
 			out = append(out, sdk.ChangeRecord{Entity: e.name, ID: t.itemID(id), Kind: sdk.ChangeDelete})
-			continue
-		}
-		if t.skip != nil && t.skip(r) {
+			ids = append(ids, "")
 			continue
 		}
 		id := strings.ToLower(r.str(t.key))
@@ -237,25 +237,38 @@ func (c *Connector) changeRecords(ctx context.Context, cl *client, e *entity, t 
 		}
 		rec := sdk.ChangeRecord{Entity: e.name, ID: t.itemID(id), Kind: sdk.ChangeUpsert, Version: r.version(),
 			Modified: r.modified(), CorrelationKey: r.str(c.cfg.IDColumn)}
+		if t.standsFor != nil {
+			if item, ok := t.standsFor(r); ok {
+				// Its version and stamp are the occurrence's, not the
+				// series': Fetch tells the series' own.
+				rec.ID, rec.Version, rec.CorrelationKey = item, "", ""
+			}
+		}
+		if seen[rec.ID] || (t.skip != nil && t.skip(r) && rec.ID == t.itemID(id)) {
+			continue
+		}
+		seen[rec.ID] = true
 		if o := strings.ToLower(r.str("_ownerid_value")); o != "" {
 			rec.RoutingKeys = []string{o}
 		}
 		out = append(out, rec)
 		ids = append(ids, id)
 	}
-	if len(t.routeMasks) == 0 || len(ids) == 0 {
+	if len(t.routeMasks) == 0 || len(out) == 0 {
 		return out, nil
 	}
-	parties, err := c.parties(ctx, cl, ids, t.routeMasks, "")
+	var want []string
+	for _, id := range ids {
+		if id != "" {
+			want = append(want, id)
+		}
+	}
+	parties, err := c.parties(ctx, cl, want, t.routeMasks, "")
 	if err != nil {
 		return nil, err
 	}
 	for i := range out {
-		if out[i].Kind != sdk.ChangeUpsert {
-			continue
-		}
-		id := strings.TrimPrefix(out[i].ID, t.prefix)
-		for _, p := range parties[id] {
+		for _, p := range parties[ids[i]] {
 			for _, k := range p.routingKeys() {
 				if !slices.Contains(out[i].RoutingKeys, k) {
 					out[i].RoutingKeys = append(out[i].RoutingKeys, k)

@@ -58,6 +58,18 @@ func (c *Connector) Fetch(ctx context.Context, scope, entityName string, ids []s
 			parties[k] = v
 		}
 	}
+	var series []string
+	for i, r := range rows {
+		if r != nil && tables[i].version != nil {
+			series = append(series, strings.ToLower(r.str(tables[i].key)))
+		}
+	}
+	var exceptions map[string][]row
+	if len(series) > 0 {
+		if exceptions, err = c.seriesExceptions(ctx, cl, series, u.id); err != nil {
+			return nil, err
+		}
+	}
 	for i, r := range rows {
 		if r == nil {
 			continue
@@ -69,7 +81,12 @@ func (c *Connector) Fetch(ctx context.Context, scope, entityName string, ids []s
 			out[i].Err = sdk.AsError(err)
 			continue
 		}
-		rec := &sdk.Record{Entity: e.name, ID: out[i].ID, Version: r.version(), Modified: r.modified(),
+		version := r.version()
+		if t.version != nil {
+			addExceptions(fields, exceptions[g], c.rowZone(r))
+			version = seriesVersion(version, exceptions[g])
+		}
+		rec := &sdk.Record{Entity: e.name, ID: out[i].ID, Version: version, Modified: r.modified(),
 			CorrelationKey: r.str(c.cfg.IDColumn), Fields: fields}
 		if o := strings.ToLower(r.str("_ownerid_value")); o != "" {
 			rec.RoutingKeys = append(rec.RoutingKeys, o)
@@ -172,6 +189,9 @@ func (c *Connector) applyOne(ctx context.Context, cl *client, e *entity, u user,
 		return c.update(ctx, cl, e, u, op)
 	case sdk.OpDelete:
 		t, g, err := e.parseID(op.ID)
+		if err == nil {
+			err = c.checkItemVersion(ctx, cl, t, g, op, u.id)
+		}
 		if err != nil {
 			return sdk.OpResult{}, err
 		}
@@ -189,7 +209,7 @@ func matchHeader(version string) string {
 	if version == "" {
 		return "*" // still a condition: a PATCH must never turn into an upsert
 	}
-	return ifMatch(version)
+	return ifMatch(masterVersion(version))
 }
 
 // conflict completes a 412 with the row's current version, so that the
@@ -201,7 +221,11 @@ func (c *Connector) conflict(ctx context.Context, cl *client, t *table, id, call
 			return gerr
 		}
 		if gerr == nil {
-			return sdk.Conflict(r.version(), "%s", se.Message)
+			v, verr := c.itemVersion(ctx, cl, t, id, r.version(), caller)
+			if verr != nil {
+				return verr
+			}
+			return sdk.Conflict(v, "%s", se.Message)
 		}
 	}
 	return err
@@ -214,7 +238,8 @@ func (c *Connector) create(ctx context.Context, cl *client, e *entity, u user, o
 		if t, r, err := c.findByKey(ctx, cl, e, op.CorrelationKey, u.id); err != nil {
 			return sdk.OpResult{}, err
 		} else if r != nil {
-			return sdk.OpResult{ID: t.itemID(r.str(t.key)), Version: r.version()}, nil
+			v, err := c.itemVersion(ctx, cl, t, r.str(t.key), r.version(), u.id)
+			return sdk.OpResult{ID: t.itemID(r.str(t.key)), Version: v}, err
 		}
 	}
 	t := e.createIn(op.Fields)
@@ -251,7 +276,8 @@ func (c *Connector) written(ctx context.Context, cl *client, t *table, id, calle
 			id = k
 		}
 		if v := r.version(); v != "" && id != "" {
-			return sdk.OpResult{ID: t.itemID(id), Version: v}, nil
+			v, err := c.itemVersion(ctx, cl, t, id, v, caller)
+			return sdk.OpResult{ID: t.itemID(id), Version: v}, err
 		}
 	}
 	if loc := entityIDFromHeader(resp.header.Get("OData-EntityId")); loc != "" {
@@ -264,7 +290,16 @@ func (c *Connector) written(ctx context.Context, cl *client, t *table, id, calle
 	if err != nil {
 		return sdk.OpResult{}, err
 	}
-	return sdk.OpResult{ID: t.itemID(id), Version: r.version()}, nil
+	v, err := c.itemVersion(ctx, cl, t, id, r.version(), caller)
+	return sdk.OpResult{ID: t.itemID(id), Version: v}, err
+}
+
+// itemVersion completes a row's version into its item's.
+func (c *Connector) itemVersion(ctx context.Context, cl *client, t *table, id, rowVersion, caller string) (string, error) {
+	if t.version == nil {
+		return rowVersion, nil
+	}
+	return t.version(ctx, c, cl, id, rowVersion, caller)
 }
 
 var entityIDRE = regexp.MustCompile(`\(([0-9A-Fa-f-]{36})\)\s*$`)
@@ -303,6 +338,9 @@ func (c *Connector) update(ctx context.Context, cl *client, e *entity, u user, o
 	}
 	if want := e.createIn(op.Fields); op.Fields["recurrence"].Kind() == sdk.KindMap && want != t {
 		return sdk.OpResult{}, sdk.NewError(sdk.ErrPermanent, "%s %s is a single appointment: Dataverse cannot turn it into a series; delete it and create the series", e.name, op.ID)
+	}
+	if err := c.checkItemVersion(ctx, cl, t, g, op, u.id); err != nil {
+		return sdk.OpResult{}, err
 	}
 	var old []party
 	if touchesParties(t, op.Fields) {
@@ -348,4 +386,22 @@ func (c *Connector) scoped(ctx context.Context, scope, entityName string) (*clie
 	}
 	u, err := c.users.caller(ctx, cl, scope)
 	return cl, e, u, err
+}
+
+// checkItemVersion compares an op's version with the item's when the item's
+// version is more than its row's (a series with edited occurrences): the
+// service compares only the row's, so the rest is compared here first.
+func (c *Connector) checkItemVersion(ctx context.Context, cl *client, t *table, id string, op sdk.Op, caller string) error {
+	if t.version == nil || op.IfMatch == "" {
+		return nil
+	}
+	r, err := c.get(ctx, cl, t, id, []string{t.key, "versionnumber"}, caller)
+	if err != nil {
+		return err
+	}
+	cur, err := c.itemVersion(ctx, cl, t, id, r.version(), caller)
+	if err == nil && cur != op.IfMatch {
+		err = sdk.Conflict(cur, "%s changed since version %s", op.ID, op.IfMatch)
+	}
+	return err
 }

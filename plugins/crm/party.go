@@ -45,14 +45,8 @@ func (c *Connector) parties(ctx context.Context, cl *client, ids []string, masks
 	for _, m := range masks {
 		types = append(types, fmt.Sprintf("participationtypemask eq %d", m))
 	}
-	for len(ids) > 0 {
-		batch := ids[:min(len(ids), partyBatch)]
-		ids = ids[len(batch):]
-		var acts []string
-		for _, id := range batch {
-			acts = append(acts, "_activityid_value eq "+id)
-		}
-		filter := "(" + strings.Join(acts, " or ") + ") and (" + strings.Join(types, " or ") + ")"
+	for _, f := range orFilters(ids, partyBatch, func(id string) string { return "_activityid_value eq " + id }) {
+		filter := f + " and (" + strings.Join(types, " or ") + ")"
 		rows, err := cl.list(ctx, "activityparties?$select=_activityid_value,_partyid_value,participationtypemask,addressused&$filter="+url.QueryEscape(filter), caller,
 			`odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname"`)
 		if err != nil {
@@ -212,14 +206,8 @@ func (c *Connector) fillAddresses(ctx context.Context, cl *client, byActivity ma
 	found := map[string]string{}
 	for kind, ids := range want {
 		set, key, col := partySets[kind], kind+"id", partyEmail[kind]
-		for len(ids) > 0 {
-			batch := ids[:min(len(ids), userBatch)]
-			ids = ids[len(batch):]
-			var terms []string
-			for _, id := range batch {
-				terms = append(terms, key+" eq "+id)
-			}
-			rows, err := cl.list(ctx, set+"?$select="+key+","+col+"&$filter="+url.QueryEscape(strings.Join(terms, " or ")), caller)
+		for _, f := range orFilters(ids, userBatch, func(id string) string { return key + " eq " + id }) {
+			rows, err := cl.list(ctx, set+"?$select="+key+","+col+"&$filter="+url.QueryEscape(f), caller)
 			if err != nil {
 				return err
 			}

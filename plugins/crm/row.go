@@ -146,3 +146,20 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 func errf(format string, args ...any) error {
 	return sdk.NewError(sdk.ErrPermanent, "%s", fmt.Sprintf(format, args...))
 }
+
+// orFilters splits ids into batches of size and renders each as an OData
+// "(term or term ...)" expression: queries by many ids stay short enough
+// for any URL limit.
+func orFilters(ids []string, size int, term func(id string) string) []string {
+	var out []string
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), size)]
+		ids = ids[len(batch):]
+		terms := make([]string, len(batch))
+		for i, id := range batch {
+			terms[i] = term(id)
+		}
+		out = append(out, "("+strings.Join(terms, " or ")+")")
+	}
+	return out
+}

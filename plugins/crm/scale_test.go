@@ -395,3 +395,76 @@ func TestCheckScopes(t *testing.T) {
 		t.Errorf("unknown scope: %+v", res.Scopes[2])
 	}
 }
+
+// TestSeriesException: an occurrence edited on its own in the CRM is a
+// change of its series: the feed names the series, Fetch carries the
+// exception, and the series' version moves, so that a write on the version
+// from before is a conflict.
+func TestSeriesException(t *testing.T) {
+	o := newOrg(t, dataverseemu.Options{})
+	start := time.Date(2030, 3, 4, 9, 0, 0, 0, time.UTC)
+	res, err := o.c.Apply(t.Context(), alice, "appointment", []sdk.Op{{Kind: sdk.OpCreate, CorrelationKey: "s", Fields: sdk.Fields{
+		"subject": sdk.String("standup"), "location": sdk.String("Room 1"), "start": sdk.Time(start), "end": sdk.Time(start.Add(15 * time.Minute)),
+		"recurrence": sdk.Map(map[string]sdk.Value{"pattern": sdk.String("daily"), "interval": sdk.Int(1), "range": sdk.String("numbered"),
+			"count": sdk.Int(5), "start_date": sdk.String("2030-03-04")}),
+	}}})
+	if err != nil || res[0].Err != nil {
+		t.Fatal(err, res[0].Err)
+	}
+	id, v1 := res[0].ID, res[0].Version
+	_, cursor, err := drain(t, o.c, "appointment", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &backend{t: t, org: o, user: o.emu.UserID(alice)}
+	var occ struct {
+		Value []map[string]any `json:"value"`
+	}
+	master := strings.TrimPrefix(id, "series:")
+	if err := b.call(t.Context(), "GET", "appointments?$select=activityid,scheduledstart&$filter=seriesid%20eq%20"+master, nil, &occ); err != nil || len(occ.Value) != 5 {
+		t.Fatalf("occurrences: %v %v", err, occ.Value)
+	}
+	var third map[string]any
+	for _, r := range occ.Value {
+		if r["scheduledstart"] == "2030-03-06T09:00:00Z" {
+			third = r
+		}
+	}
+	if third == nil {
+		t.Fatalf("no occurrence on 6 March: %v", occ.Value)
+	}
+	moved := time.Date(2030, 3, 6, 14, 0, 0, 0, time.UTC)
+	if err := b.call(t.Context(), "PATCH", "appointments("+third["activityid"].(string)+")", map[string]any{
+		"subject": "standup (moved)", "scheduledstart": moved.Format(time.RFC3339), "scheduledend": moved.Add(15 * time.Minute).Format(time.RFC3339)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	recs, _, err := drain(t, o.c, "appointment", cursor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].ID != id || recs[0].Kind != sdk.ChangeUpsert || !slices.Contains(recs[0].RoutingKeys, b.user) {
+		t.Fatalf("after an occurrence was edited the feed has %+v; want one upsert of the series %s, routed to alice", recs, id)
+	}
+	got, err := o.c.Fetch(t.Context(), alice, "appointment", []string{id})
+	if err != nil || got[0].Err != nil {
+		t.Fatal(err, got[0].Err)
+	}
+	exc := got[0].Record.Fields["recurrence"].MapVal()["exceptions"].ListVal()
+	want := sdk.Map(map[string]sdk.Value{"original_start": sdk.Time(time.Date(2030, 3, 6, 9, 0, 0, 0, time.UTC)),
+		"start": sdk.Time(moved), "end": sdk.Time(moved.Add(15 * time.Minute)), "subject": sdk.String("standup (moved)")})
+	if len(exc) != 1 || !exc[0].Equal(want) {
+		t.Errorf("exceptions %v, want [%v]", exc, want)
+	}
+	v2 := got[0].Record.Version
+	if v2 == v1 || !strings.HasPrefix(v2, strings.SplitN(v1, ".", 2)[0]+".") {
+		t.Errorf("version after the occurrence was edited: %q (was %q); want the series' row version and the exception's", v2, v1)
+	}
+	stale, _ := o.c.Apply(t.Context(), alice, "appointment", []sdk.Op{{Kind: sdk.OpUpdate, ID: id, IfMatch: v1, Fields: sdk.Fields{"location": sdk.String("Room 2")}}})
+	if stale[0].Err == nil || stale[0].Err.Kind != sdk.ErrConflict || stale[0].Err.CurrentVersion != v2 {
+		t.Errorf("an update on the version from before the edit: %+v, want a conflict naming %s", stale[0].Err, v2)
+	}
+	fresh, _ := o.c.Apply(t.Context(), alice, "appointment", []sdk.Op{{Kind: sdk.OpUpdate, ID: id, IfMatch: v2, Fields: sdk.Fields{"location": sdk.String("Room 2")}}})
+	if fresh[0].Err != nil || fresh[0].Version == v2 {
+		t.Errorf("an update on the current version: %+v", fresh[0])
+	}
+}

@@ -1,6 +1,10 @@
 package crm
 
 import (
+	"context"
+	"net/url"
+	"strings"
+
 	"github.com/syncgate/syncgate/sdk"
 )
 
@@ -9,14 +13,20 @@ import (
 // the series. Its item ids carry the "series:" prefix, since the entity
 // spans two tables.
 var seriesTable = &table{
-	set: "recurringappointmentmasters", logical: "recurringappointmentmaster", key: "activityid", prefix: "series:",
+	set: "recurringappointmentmasters", logical: "recurringappointmentmaster", key: "activityid", prefix: seriesPrefix,
 	partyNav: "recurringappointmentmaster_activity_parties", partyMasks: meetingMasks, routeMasks: meetingMasks, partyFields: meetingParties,
 	cols: append(activityColumns(), "starttime", "endtime", "isalldayevent", "location", "globalobjectid",
 		"recurrencepatterntype", "interval", "daysofweekmask", "dayofmonth", "monthofyear", "instance", "firstdayofweek",
 		"patternstartdate", "patternenddate", "patternendtype", "occurrences", "isnthmonthly", "isnthyearly", "isweekdaypattern"),
-	read:  readSeries,
-	write: writeSeries,
+	read:    readSeries,
+	write:   writeSeries,
+	version: seriesVersionOf,
 }
+
+const seriesPrefix = "series:"
+
+// instancetypecode of an occurrence edited on its own.
+const instanceException = 3
 
 // appointmentOrSeries sends an appointment with a recurrence to the series
 // table.
@@ -220,4 +230,86 @@ func writeRecurrence(m map[string]sdk.Value, out row) error {
 		}
 	}
 	return nil
+}
+
+// Edited occurrences. Dataverse keeps a series' occurrences as appointment
+// rows with its seriesid; one edited on its own becomes an exception
+// (instancetypecode 3) that keeps its original start. They are read into
+// recurrence.exceptions, and their versions into the series' version, so
+// that an edited occurrence is a change of the series.
+
+var exceptionColumns = []string{"activityid", "seriesid", "versionnumber", "originalstartdate", "scheduledstart", "scheduledend", "subject", "location"}
+
+// seriesExceptions reads the exceptions of the given series, by series id.
+func (c *Connector) seriesExceptions(ctx context.Context, cl *client, ids []string, caller string) (map[string][]row, error) {
+	out := map[string][]row{}
+	for _, f := range orFilters(ids, partyBatch, func(id string) string { return "seriesid eq " + id }) {
+		filter := f + " and instancetypecode eq 3"
+		rows, err := cl.list(ctx, "appointments?$select="+strings.Join(exceptionColumns, ",")+"&$filter="+url.QueryEscape(filter), caller)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			s := strings.ToLower(r.str("seriesid"))
+			out[s] = append(out[s], r)
+		}
+	}
+	return out, nil
+}
+
+// seriesVersion is a series' version: its master row's, followed by the
+// highest version among its exceptions when it has any.
+func seriesVersion(master string, exceptions []row) string {
+	var top int64
+	for _, r := range exceptions {
+		if v, ok := r.int("versionnumber"); ok && v > top {
+			top = v
+		}
+	}
+	if top == 0 {
+		return master
+	}
+	return master + "." + itoa(top)
+}
+
+// masterVersion is the row version inside an item version: what If-Match
+// compares.
+func masterVersion(v string) string {
+	m, _, _ := strings.Cut(v, ".")
+	return m
+}
+
+func seriesVersionOf(ctx context.Context, c *Connector, cl *client, id, rowVersion, caller string) (string, error) {
+	exc, err := c.seriesExceptions(ctx, cl, []string{strings.ToLower(id)}, caller)
+	if err != nil {
+		return "", err
+	}
+	return seriesVersion(rowVersion, exc[strings.ToLower(id)]), nil
+}
+
+// addExceptions puts a series' exceptions into its recurrence: the
+// original start, the new times, and the subject and location where they
+// differ from the series'.
+func addExceptions(f sdk.Fields, exceptions []row, zone string) {
+	rec := f["recurrence"].MapVal()
+	if rec == nil || len(exceptions) == 0 {
+		return
+	}
+	var list []sdk.Value
+	for _, r := range exceptions {
+		m := map[string]sdk.Value{}
+		for field, col := range map[string]string{"original_start": "originalstartdate", "start": "scheduledstart", "end": "scheduledend"} {
+			if v, ok := readTime(r, col, zone); ok {
+				m[field] = v
+			}
+		}
+		for field, col := range map[string]string{"subject": "subject", "location": "location"} {
+			if s := r.str(col); s != "" && s != f[field].Str() {
+				m[field] = sdk.String(s)
+			}
+		}
+		list = append(list, sdk.Map(m))
+	}
+	rec["exceptions"] = sdk.List(list...)
+	f["recurrence"] = sdk.Map(rec)
 }

@@ -1,6 +1,7 @@
 package crm
 
 import (
+	"context"
 	"strings"
 
 	"github.com/syncgate/syncgate/sdk"
@@ -24,10 +25,16 @@ type table struct {
 	partyFields []partyField
 	feedCols    []string // columns the feed reads besides id, version, time and owner
 	cols        []string // columns Fetch reads besides those
-	// skip leaves feed rows out of the entity (a series' expanded instances).
-	skip  func(r row) bool
-	read  func(c *Connector, t *table, r row, ps []party) (sdk.Fields, error)
-	write func(c *Connector, t *table, f sdk.Fields, old []party) (row, error)
+	// skip leaves feed rows out of the entity (a series' expanded
+	// instances); standsFor names the item a row's change is a change of,
+	// when that is another row (an edited occurrence: its series).
+	skip      func(r row) bool
+	standsFor func(r row) (string, bool)
+	// version completes a row's version into the item's (a series': its
+	// edited occurrences too); nil when the row's version is the item's.
+	version func(ctx context.Context, c *Connector, cl *client, id, rowVersion, caller string) (string, error)
+	read    func(c *Connector, t *table, r row, ps []party) (sdk.Fields, error)
+	write   func(c *Connector, t *table, f sdk.Fields, old []party) (row, error)
 }
 
 // entity is a canonical entity and the tables that hold it.

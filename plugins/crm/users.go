@@ -51,19 +51,14 @@ func (us *users) resolve(ctx context.Context, c *client, scopes []string) (map[s
 		}
 	}
 	us.mu.Unlock()
-	for len(missing) > 0 {
-		batch := missing[:min(len(missing), userBatch)]
-		missing = missing[len(batch):]
-		var terms []string
-		for _, s := range batch {
-			if isGUID(s) {
-				terms = append(terms, "systemuserid eq "+s)
-			} else {
-				terms = append(terms, "internalemailaddress eq "+odataString(s))
-			}
+	term := func(s string) string {
+		if isGUID(s) {
+			return "systemuserid eq " + s
 		}
-		q := "systemusers?$select=systemuserid,internalemailaddress&$filter=" + url.QueryEscape(strings.Join(terms, " or "))
-		rows, err := c.list(ctx, q, "")
+		return "internalemailaddress eq " + odataString(s)
+	}
+	for _, f := range orFilters(missing, userBatch, term) {
+		rows, err := c.list(ctx, "systemusers?$select=systemuserid,internalemailaddress&$filter="+url.QueryEscape(f), "")
 		if err != nil {
 			return nil, err
 		}
@@ -73,7 +68,7 @@ func (us *users) resolve(ctx context.Context, c *client, scopes []string) (map[s
 		}
 		for _, r := range rows {
 			u := user{id: strings.ToLower(r.str("systemuserid")), email: strings.ToLower(r.str("internalemailaddress"))}
-			for _, s := range batch {
+			for _, s := range missing {
 				if s == u.id || s == u.email {
 					us.byID[s], out[s] = u, u
 				}
