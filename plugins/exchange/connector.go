@@ -289,6 +289,12 @@ func (c *Connector) Fetch(ctx context.Context, scope, entity string, ids []strin
 	for i, id := range ids {
 		wg.Go(func() {
 			rec, err := ek.fetch(ctx, c, s, scope, id)
+			if err == nil {
+				err = addFolder(ctx, s, scope, entity, rec)
+			}
+			if err != nil {
+				rec = nil
+			}
 			out[i] = sdk.FetchResult{ID: id, Record: rec, Err: sdk.AsError(err)}
 		})
 	}

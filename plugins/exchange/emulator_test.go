@@ -271,3 +271,38 @@ func TestSeriesWritesExceptions(t *testing.T) {
 		}
 	}
 }
+
+// TestFolderOnceTheModelHasIt: the canonical model has no "folder" field
+// yet, and records carry none; once an entity's schema has it, Fetch fills
+// it with the name of the default folder, calendar or list that the feed
+// reads, which the gateway's folder tracking compares.
+func TestFolderOnceTheModelHasIt(t *testing.T) {
+	e := newEmulated(t, graphemu.Options{Seed: true}, nil)
+	feeds := map[string]string{"contact": feedContacts, "appointment": feedCalendar, "task": feedTasks}
+	for entity, feed := range feeds {
+		recs, _ := drain(t, e.c, sdk.Feed{Name: feed, Scope: alice}, nil, 100)
+		var id string
+		for _, r := range recs {
+			if r.Entity == entity && r.Kind == sdk.ChangeUpsert {
+				id = r.ID
+			}
+		}
+		if id == "" {
+			t.Fatalf("the seeded mailbox has no %s", entity)
+		}
+		res, _ := e.c.Fetch(t.Context(), alice, entity, []string{id})
+		if res[0].Err != nil || !res[0].Record.Fields["folder"].IsNull() {
+			t.Fatalf("%s: %+v", entity, res[0])
+		}
+		schema := sdk.Schemas[entity]
+		fields := schema.Fields
+		schema.Fields = append(append([]sdk.Field(nil), fields...), sdk.Field{Name: "folder", Type: sdk.Type{Kind: sdk.KindString}})
+		res, _ = e.c.Fetch(t.Context(), alice, entity, []string{id})
+		schema.Fields = fields
+		if res[0].Err != nil || res[0].Record.Fields["folder"].Str() == "" {
+			t.Errorf("%s with a folder field in the model: %+v", entity, res[0])
+		} else {
+			t.Logf("%s: folder %q", entity, res[0].Record.Fields["folder"].Str())
+		}
+	}
+}
