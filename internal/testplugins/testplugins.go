@@ -30,6 +30,7 @@ var Known = map[string]string{
 	"dir-crm":     Connectors["dir-crm"],
 	"exchange":    "plugins/exchange/cmd/exchange",
 	"crm":         "plugins/crm/cmd/crm",
+	"caldav":      "plugins/caldav/cmd/caldav",
 }
 
 var (
