@@ -80,7 +80,7 @@ func (e *Emulator) delta(w http.ResponseWriter, r *http.Request, mb *mailbox, ki
 	if raw == "" {
 		raw, isSkip = v.Get("$deltatoken"), false
 	}
-	path := r.URL.Path
+	path := r.URL.EscapedPath()
 	if raw != "" {
 		t, ok := decodeToken(raw)
 		if !ok || t.K != kind || t.P != parent {

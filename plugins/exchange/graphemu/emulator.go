@@ -359,9 +359,22 @@ var pathLiterals = func() map[string]string {
 // casing, and OData key syntax, users('id')/events('id') as in Graph's
 // Location headers, to the segment form the routes use.
 func canonicalPath(u *url.URL) {
+	segs, changed := canonicalSegments(strings.Split(u.EscapedPath(), "/"))
+	if !changed {
+		return
+	}
+	raw := strings.Join(segs, "/")
+	if p, err := url.PathUnescape(raw); err == nil {
+		u.Path, u.RawPath = p, raw
+	}
+}
+
+// canonicalSegments does canonicalPath's work on path segments; it
+// reports whether anything changed.
+func canonicalSegments(in []string) ([]string, bool) {
 	var segs []string
 	changed := false
-	for _, s := range strings.Split(u.EscapedPath(), "/") {
+	for _, s := range in {
 		name, key, isKey := strings.Cut(s, "('")
 		if isKey && strings.HasSuffix(key, "')") && pathLiterals[strings.ToLower(name)] != "" {
 			segs = append(segs, name, strings.TrimSuffix(key, "')"))
@@ -375,11 +388,5 @@ func canonicalPath(u *url.URL) {
 			segs[i], changed = c, true
 		}
 	}
-	if !changed {
-		return
-	}
-	raw := strings.Join(segs, "/")
-	if p, err := url.PathUnescape(raw); err == nil {
-		u.Path, u.RawPath = p, raw
-	}
+	return segs, changed
 }

@@ -69,14 +69,14 @@ func (e *Emulator) subscriptionJSON(r *http.Request, s *subscription) map[string
 // users/{id}/events, users/{id}/calendar/events,
 // users/{id}/todo/lists/{l}/tasks.
 func (e *Emulator) parseResource(res string) (*mailbox, string, string, error) {
-	parts := strings.Split(strings.Trim(res, "/"), "/")
+	parts, _ := canonicalSegments(strings.Split(strings.Trim(res, "/"), "/"))
 	if len(parts) > 0 && strings.EqualFold(parts[0], "me") {
 		return nil, "", "", errors.New("/me is only valid with delegated authentication; use users/{id}/...")
 	}
 	if len(parts) < 3 || !strings.EqualFold(parts[0], "users") {
 		return nil, "", "", fmt.Errorf("resource '%s' is not supported: use users/{id}/contacts, users/{id}/events or users/{id}/todo/lists/{id}/tasks", res)
 	}
-	mb := e.byKey[strings.ToLower(strings.Trim(parts[1], "'()"))]
+	mb := e.byKey[strings.ToLower(parts[1])]
 	if mb == nil {
 		return nil, "", "", fmt.Errorf("the user '%s' of resource '%s' does not exist", parts[1], res)
 	}

@@ -198,7 +198,7 @@ func TestSubscriptionResources(t *testing.T) {
 	}
 	mb := en.emu.mailboxes[0]
 	sub("/users/"+mb.id+"/events", "created").must(t, 201)
-	sub("users/"+alice+"/todo/lists/"+mb.listID+"/tasks", "deleted").must(t, 201)
+	sub("Users('"+alice+"')/todo/lists('"+mb.listID+"')/tasks", "deleted").must(t, 201)
 	ev := en.do("POST", "/v1.0/users/"+alice+"/events", map[string]any{"subject": "s", "start": utc("2026-03-02T10:00:00"), "end": utc("2026-03-02T11:00:00")}).must(t, 201)
 	v := rc.next(t)["value"].([]any)[0].(map[string]any)
 	if v["resourceData"].(map[string]any)["id"] != ev.body["id"] || !strings.Contains(str(v["resource"]), "/Events/") {
