@@ -22,27 +22,49 @@ func (c *Connector) Fetch(ctx context.Context, scope, entityName string, ids []s
 	out := make([]sdk.FetchResult, len(ids))
 	rows := make([]row, len(ids))
 	tables := make([]*table, len(ids))
-	partyIDs := map[*table][]string{}
+	guids := make([]string, len(ids))
+	byTable := map[*table][]string{}
 	for i, id := range ids {
 		out[i].ID = id
 		t, g, err := e.parseID(id)
-		if err == nil {
-			var cols []string
-			if cols, err = c.fetchColumns(ctx, cl, t); err != nil {
-				return nil, err
-			}
-			rows[i], err = c.get(ctx, cl, t, g, cols, u.id)
-		}
 		if err != nil {
-			if se := sdk.AsError(err); se.Kind == sdk.ErrNotFound || se.Kind == sdk.ErrPermanent {
-				out[i].Err = se
-				continue
-			}
+			out[i].Err = sdk.AsError(err)
+			continue
+		}
+		tables[i], guids[i] = t, strings.ToLower(g)
+		if !slices.Contains(byTable[t], guids[i]) {
+			byTable[t] = append(byTable[t], guids[i])
+		}
+	}
+	found := map[*table]map[string]row{}
+	for t, gs := range byTable {
+		if found[t], err = c.readRows(ctx, cl, t, gs, u.id); err != nil {
 			return nil, err
 		}
-		tables[i] = t
-		if t.partyNav != "" {
-			partyIDs[t] = append(partyIDs[t], strings.ToLower(g))
+	}
+	partyIDs := map[*table][]string{}
+	for i, t := range tables {
+		if t == nil {
+			continue
+		}
+		r, ok := found[t][guids[i]]
+		if !ok {
+			// Gone, or not readable by this user: one read of the row
+			// alone says which.
+			cols, err := c.fetchColumns(ctx, cl, t)
+			if err == nil {
+				r, err = c.get(ctx, cl, t, guids[i], cols, u.id)
+			}
+			if se := sdk.AsError(err); err != nil && (se.Kind == sdk.ErrNotFound || se.Kind == sdk.ErrPermanent) {
+				out[i].Err, tables[i] = se, nil
+				continue
+			} else if err != nil {
+				return nil, err
+			}
+		}
+		rows[i] = r
+		if t.partyNav != "" && !slices.Contains(partyIDs[t], guids[i]) {
+			partyIDs[t] = append(partyIDs[t], guids[i])
 		}
 	}
 	parties := map[string][]party{}
@@ -132,12 +154,38 @@ func (c *Connector) writeBody(ctx context.Context, cl *client, t *table, f sdk.F
 	return body, nil
 }
 
+// lookupAnnotations name a lookup's table and display name (regarding,
+// service).
+const lookupAnnotations = `odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname,OData.Community.Display.V1.FormattedValue"`
+
+// fetchBatch bounds the ids of one query by id.
+const fetchBatch = 40
+
+// readRows reads the rows of t with the given ids for Fetch, many to a
+// query: a request per item would spend the user's request quota (6,000 in
+// five minutes) forty times as fast.
+func (c *Connector) readRows(ctx context.Context, cl *client, t *table, ids []string, caller string) (map[string]row, error) {
+	cols, err := c.fetchColumns(ctx, cl, t)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]row{}
+	for _, f := range orFilters(ids, fetchBatch, func(id string) string { return t.key + " eq " + id }) {
+		rows, err := cl.list(ctx, t.set+"?$select="+strings.Join(cols, ",")+"&$filter="+url.QueryEscape(f), caller, lookupAnnotations)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			out[strings.ToLower(r.str(t.key))] = r
+		}
+	}
+	return out, nil
+}
+
 // get reads one row.
 func (c *Connector) get(ctx context.Context, cl *client, t *table, id string, cols []string, caller string) (row, error) {
-	// The annotations name a lookup's table and display name (regarding,
-	// service).
 	resp, err := cl.do(ctx, request{method: http.MethodGet, url: t.set + "(" + id + ")?$select=" + strings.Join(cols, ","), caller: caller,
-		prefer: []string{`odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname,OData.Community.Display.V1.FormattedValue"`}})
+		prefer: []string{lookupAnnotations}})
 	if err != nil {
 		return nil, err
 	}

@@ -468,3 +468,45 @@ func TestSeriesException(t *testing.T) {
 		t.Errorf("an update on the current version: %+v", fresh[0])
 	}
 }
+
+// TestFetchBatching: Fetch reads 40 rows to a query, and reads a row it did
+// not find on its own, to tell gone from forbidden.
+func TestFetchBatching(t *testing.T) {
+	o := newOrg(t, dataverseemu.Options{})
+	var ops []sdk.Op
+	for i := range 101 {
+		ops = append(ops, sdk.Op{Kind: sdk.OpCreate, CorrelationKey: fmt.Sprint("f", i), Fields: sdk.Fields{"surname": sdk.String(fmt.Sprint("S", i))}})
+	}
+	res, err := o.c.Apply(t.Context(), alice, "contact", ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range res {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		ids = append(ids, r.ID)
+	}
+	gone := ids[100]
+	if del, _ := o.c.Apply(t.Context(), alice, "contact", []sdk.Op{{Kind: sdk.OpDelete, ID: gone, IfMatch: res[100].Version}}); del[0].Err != nil {
+		t.Fatal(del[0].Err)
+	}
+	before := o.emu.Counters().Requests
+	got, err := o.c.Fetch(t.Context(), alice, "contact", ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := o.emu.Counters().Requests
+	for i, r := range got {
+		switch {
+		case i == 100 && (r.Err == nil || r.Err.Kind != sdk.ErrNotFound):
+			t.Errorf("deleted contact: %+v", r)
+		case i < 100 && (r.Err != nil || r.Record.Fields["surname"].Str() != fmt.Sprint("S", i)):
+			t.Errorf("contact %d: %+v", i, r)
+		}
+	}
+	if n, one := after["GET /contacts"]-before["GET /contacts"], after["GET /contacts({id})"]-before["GET /contacts({id})"]; n != 3 || one != 1 {
+		t.Errorf("%d queries and %d single reads for 101 contacts, want 3 and 1: %v", n, one, after)
+	}
+}
