@@ -98,6 +98,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/status", s.auth(s.status))
 	mux.HandleFunc("GET /v1/blocked", s.auth(list[store.Blocked](s, store.BlockedPrefix)))
 	mux.HandleFunc("GET /v1/conflicts", s.auth(list[store.Conflict](s, store.ConflictPrefix)))
+	mux.HandleFunc("GET /v1/recent", s.auth(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.engine().Stats().Recent())
+	}))
 	mux.HandleFunc("GET /v1/dead-letters", s.auth(list[store.DeadLetter](s, store.DeadLetterPrefix)))
 	mux.HandleFunc("POST /v1/bindings/{binding}/pause", s.auth(s.pause))
 	mux.HandleFunc("POST /v1/bindings/{binding}/resume", s.auth(s.resume))

@@ -284,7 +284,7 @@ func (e *Engine) upsert(ctx context.Context, j *job) error {
 func (e *Engine) create(ctx context.Context, j *job, rec *sdk.Record) error {
 	entity := j.c.Ref.Entity
 	if j.S == store.SideMailbox && j.corr == nil && !tracked(j.rule, rec.Fields) {
-		e.stats.add(j.b.name, entity, func(c *Counters) { c.Untracked++ })
+		e.outcome(j, "untracked")
 		return e.done(j.c, nil) // not tracked: stays in the mailbox only
 	}
 	if op := j.rule.Ops["create"]; !flows(op.Direction, j.S) {
@@ -318,7 +318,7 @@ func (e *Engine) create(ctx context.Context, j *job, rec *sdk.Record) error {
 	j.setCopy(j.T, &store.Copy{Ref: j.dst.ref(entity, res.ID), Version: res.Version})
 	j.settle(j.S, rec.Version, rec.Fields)
 	j.settle(j.T, res.Version, fields)
-	e.stats.add(j.b.name, entity, func(c *Counters) { c.Created++ })
+	e.outcome(j, "created")
 	return e.done(j.c, func(tx *store.Tx) error {
 		if err := tx.DeleteIntent(item, j.dst.endpoint, dstScope); err != nil {
 			return err
@@ -369,7 +369,7 @@ func (e *Engine) update(ctx context.Context, j *job, rec *sdk.Record) error {
 	if len(tChanged) > 0 {
 		policy := j.rule.Conflict.Value
 		if !linking {
-			e.stats.add(j.b.name, entity, func(c *Counters) { c.Conflicts++ })
+			e.outcome(j, "conflict")
 			conflict = &store.Conflict{Change: j.c, Item: j.corr.Item, Policy: policy, Fields: sChanged, Against: tChanged, At: time.Now().UTC()}
 		}
 		if linking {
@@ -395,7 +395,7 @@ func (e *Engine) update(ctx context.Context, j *job, rec *sdk.Record) error {
 	}
 	j.settle(j.S, rec.Version, rec.Fields)
 	j.settle(j.T, trec.Version, trec.Fields)
-	e.stats.add(j.b.name, entity, func(c *Counters) { c.Updated++ })
+	e.outcome(j, "updated")
 	return e.done(j.c, func(tx *store.Tx) error {
 		if err := tx.PutCorrelation(j.corr); err != nil {
 			return err
@@ -475,7 +475,7 @@ func (e *Engine) fanOut(tx *store.Tx, j *job) error {
 func (e *Engine) block(ctx context.Context, j *job, rec *sdk.Record, op string, part policy.Part) error {
 	entity := j.c.Ref.Entity
 	action := j.rule.OnBlocked.Value
-	e.stats.add(j.b.name, entity, func(c *Counters) { c.Blocked++ })
+	e.outcome(j, "blocked")
 	e.log.Info("blocked change", "binding", j.b.name, "entity", entity, "op", op, "from", string(j.S),
 		"rule", string(part.Direction), "source", part.Source, "action", action)
 	if action == "revert" && op == "update" && j.copyOf(j.T) != nil {
@@ -540,7 +540,7 @@ func (e *Engine) removal(ctx context.Context, j *job) error {
 		}
 		switch {
 		case !flows(op.Direction, j.S):
-			e.stats.add(j.b.name, entity, func(c *Counters) { c.Blocked++ })
+			e.outcome(j, "blocked")
 			propagate = false
 			if j.rule.OnBlocked.Value != "ignore" {
 				if err := e.db.Update(func(tx *store.Tx) error {
@@ -579,13 +579,11 @@ func (e *Engine) removal(ctx context.Context, j *job) error {
 	if crmGone && len(j.corr.Mailbox) == 0 {
 		j.corr.CRM = nil
 	}
-	e.stats.add(j.b.name, entity, func(c *Counters) {
-		if propagate {
-			c.Deleted++
-		} else {
-			c.Untracked++
-		}
-	})
+	if propagate {
+		e.outcome(j, "deleted")
+	} else {
+		e.outcome(j, "untracked")
+	}
 	return e.done(j.c, func(tx *store.Tx) error {
 		if propagate {
 			// Each binding's removal adds its copies to one tombstone.
