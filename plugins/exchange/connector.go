@@ -220,23 +220,56 @@ func (c *Connector) GetSyncData(ctx context.Context, req sdk.SyncDataRequest) (s
 		}
 		link, day = cur.Link, cur.Day
 	}
-	if link == "" || (req.Feed.Name == feedCalendar && day != windowDay(s.cfg, c.now())) {
+	var recs []sdk.ChangeRecord
+	if link != "" && req.Feed.Name == feedCalendar && day != windowDay(s.cfg, c.now()) {
+		// The window moves: first the old window's changes since the
+		// last round (a delete made since then is only there), then the
+		// new window from its start.
+		if recs, _, err = c.round(ctx, s, fk, mailbox, link); err != nil {
+			return sdk.SyncDataPage{}, err
+		}
+		link = ""
+	}
+	if link == "" {
 		if link, day, err = fk.start(ctx, c, s, mailbox); err != nil {
 			return sdk.SyncDataPage{}, err
 		}
 	}
-	entries, deltaLink, err := s.g.runDelta(ctx, mailbox, link, s.cfg.PageSize, s.cfg.MaxPages)
+	more, deltaLink, err := c.round(ctx, s, fk, mailbox, link)
 	if err != nil {
 		return sdk.SyncDataPage{}, err
 	}
-	recs, err := fk.records(ctx, c, s, mailbox, entries)
-	if err != nil {
-		return sdk.SyncDataPage{}, err
-	}
+	recs = coalesce(append(recs, more...))
 	c.ensureSubscriptions(ctx, s, req.Feed)
 	rd := &round{records: recs, feed: req.Feed, created: time.Now(),
 		cursor: encodeCursor(cursorState{Feed: req.Feed.Name, Mailbox: mailbox, Link: deltaLink, Day: day})}
 	return s.rounds.slice(s.rounds.put(rd), rd, 0, max), nil
+}
+
+// round reads one delta round from link and turns it into change records.
+func (c *Connector) round(ctx context.Context, s *state, fk feedKind, mailbox, link string) ([]sdk.ChangeRecord, string, error) {
+	entries, deltaLink, err := s.g.runDelta(ctx, mailbox, link, s.cfg.PageSize, s.cfg.MaxPages)
+	if err != nil {
+		return nil, "", err
+	}
+	recs, err := fk.records(ctx, c, s, mailbox, entries)
+	return recs, deltaLink, err
+}
+
+// coalesce keeps the last record of each item, in the order items first
+// appear.
+func coalesce(recs []sdk.ChangeRecord) []sdk.ChangeRecord {
+	index := map[string]int{}
+	out := recs[:0:0]
+	for _, r := range recs {
+		if i, ok := index[r.ID]; ok {
+			out[i] = r
+			continue
+		}
+		index[r.ID] = len(out)
+		out = append(out, r)
+	}
+	return out
 }
 
 // PostSync has nothing to release: a delta link stays valid until Graph

@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -304,5 +305,39 @@ func TestFolderOnceTheModelHasIt(t *testing.T) {
 		} else {
 			t.Logf("%s: folder %q", entity, res[0].Record.Fields["folder"].Str())
 		}
+	}
+}
+
+// TestDeleteAcrossAWindowMove: an event deleted just before the calendar
+// window moves is still reported as deleted: the old window's delta link is
+// read to its end before the new window is enumerated.
+func TestDeleteAcrossAWindowMove(t *testing.T) {
+	e := newEmulated(t, graphemu.Options{}, nil)
+	now := time.Now().UTC()
+	e.c.Now = func() time.Time { return now }
+	b := &emuBackend{t: t, e: e}
+	f := b.Sample("appointment", 1)
+	id, err := b.CreateOutOfBand(t.Context(), "appointment", f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed := sdk.Feed{Name: feedCalendar, Scope: alice}
+	_, cursor := drain(t, e.c, feed, nil, 50)
+	if err := b.DeleteOutOfBand(t.Context(), "appointment", id); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(24 * time.Hour)
+	recs, next := drain(t, e.c, feed, cursor, 50)
+	found := false
+	for _, r := range recs {
+		found = found || (r.ID == id && r.Kind == sdk.ChangeDelete)
+	}
+	if !found {
+		t.Errorf("the delete made before the window moved is missing from %+v", recs)
+	}
+	var cur cursorState
+	json.Unmarshal(next, &cur)
+	if cur.Day != windowDay(e.c.st.Load().cfg, now) {
+		t.Errorf("the cursor keeps window day %s", cur.Day)
 	}
 }

@@ -247,9 +247,10 @@ func TestCalendarWindowMoves(t *testing.T) {
 	_, cur := drain(t, c, feed, nil, 10)
 	_, cur = drain(t, c, feed, cur, 10) // same day: the delta link
 	day = day.Add(24 * time.Hour)
-	drain(t, c, feed, cur, 10) // next day: a new window
-	if len(queries) != 3 || !strings.Contains(queries[0], "startDateTime=2030-04-10") || !strings.Contains(queries[1], "deltatoken=t1") ||
-		!strings.Contains(queries[2], "startDateTime=2030-04-11") || !strings.Contains(queries[2], "endDateTime=2031-05-11") {
+	drain(t, c, feed, cur, 10) // next day: the old window's last changes, then a new window
+	if len(queries) != 4 || !strings.Contains(queries[0], "startDateTime=2030-04-10") || !strings.Contains(queries[1], "deltatoken=t1") ||
+		!strings.Contains(queries[2], "deltatoken=t2") ||
+		!strings.Contains(queries[3], "startDateTime=2030-04-11") || !strings.Contains(queries[3], "endDateTime=2031-05-11") {
 		t.Errorf("queries %q", queries)
 	}
 }
