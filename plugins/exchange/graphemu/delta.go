@@ -1,11 +1,14 @@
 package graphemu
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -124,15 +127,13 @@ func (e *Emulator) delta(w http.ResponseWriter, r *http.Request, mb *mailbox, ki
 	} else {
 		q = &query{}
 	}
-	entries := e.deltaEntries(r, mb, tok, q)
+	entries := e.cachedEntries(r, mb, tok, q)
 	size := pageSize(nil, readPrefs(r))
 	var page []map[string]any
 	next := *tok
 	more := false
-	for _, en := range entries {
-		if !after(en, tok) {
-			continue
-		}
+	first := sort.Search(len(entries), func(i int) bool { return after(entries[i], tok) })
+	for _, en := range entries[first:] {
 		if en.removed != "" && (en.createdAt > tok.S || (tok.N && en.seq <= tok.R)) {
 			// The client cannot have this item: it was never in a page
 			// it read, or it was gone before the round began.
@@ -164,6 +165,26 @@ func (e *Emulator) delta(w http.ResponseWriter, r *http.Request, mb *mailbox, ki
 
 func after(en deltaEntry, t *deltaToken) bool {
 	return en.seq > t.S || (en.seq == t.S && en.id > t.I)
+}
+
+// entryCache keeps the entries of the last delta page of a mailbox, so
+// that the pages of a round, read while nothing changes, list the
+// collection once.
+type entryCache struct {
+	key     string
+	seq     int64
+	entries []deltaEntry
+}
+
+// cachedEntries is deltaEntries, reused while the mailbox is unchanged.
+func (e *Emulator) cachedEntries(r *http.Request, mb *mailbox, tok *deltaToken, q *query) []deltaEntry {
+	key := fmt.Sprint(tok.K, "|", tok.P, "|", tok.WS, "|", tok.WE, "|", tok.Se, "|", readPrefs(r).timeZone)
+	if c := mb.deltaCache; c != nil && c.key == key && c.seq == mb.seq {
+		return c.entries
+	}
+	entries := e.deltaEntries(r, mb, tok, q)
+	mb.deltaCache = &entryCache{key: key, seq: mb.seq, entries: entries}
+	return entries
 }
 
 // deltaEntries lists a collection's entries, live and removed, in cursor
@@ -203,7 +224,7 @@ func (e *Emulator) deltaEntries(r *http.Request, mb *mailbox, tok *deltaToken, q
 				en.removed = "changed"
 			default:
 				en.render = func() map[string]any {
-					out := renderEvent(r, mb, in, zone)
+					out := renderEvent(mb, in, zone)
 					out["@odata.type"] = odataType["events"]
 					return out
 				}
@@ -212,10 +233,7 @@ func (e *Emulator) deltaEntries(r *http.Request, mb *mailbox, tok *deltaToken, q
 		}
 	}
 	slices.SortFunc(out, func(a, b deltaEntry) int {
-		if a.seq != b.seq {
-			return int(a.seq - b.seq)
-		}
-		return strings.Compare(a.id, b.id)
+		return cmpFirst(cmp.Compare(a.seq, b.seq), strings.Compare(a.id, b.id))
 	})
 	return out
 }

@@ -126,7 +126,7 @@ func (mb *mailbox) instances(calendar string, from, to time.Time, withMasters bo
 
 // renderEvent renders an instance in zone (Prefer: outlook.timezone; UTC
 // when empty).
-func renderEvent(r *http.Request, mb *mailbox, in instance, zone string) map[string]any {
+func renderEvent(mb *mailbox, in instance, zone string) map[string]any {
 	it := in.src
 	if zone == "" {
 		zone = "UTC"
@@ -375,7 +375,7 @@ func (e *Emulator) createEvent(w http.ResponseWriter, r *http.Request, mb *mailb
 	e.insert(mb, it)
 	e.invite(mb, it, nil)
 	w.Header().Set("Location", baseURL(r)+"/v1.0/users('"+mb.id+"')/events('"+it.id+"')")
-	out := renderEvent(r, mb, e.instanceOf(mb, it), readPrefs(r).timeZone)
+	out := renderEvent(mb, e.instanceOf(mb, it), readPrefs(r).timeZone)
 	out["@odata.context"] = metadata(r, "users('"+mb.id+"')/events/$entity")
 	writeJSON(w, http.StatusCreated, out)
 }
@@ -439,7 +439,7 @@ func (e *Emulator) getEvent(w http.ResponseWriter, r *http.Request, mb *mailbox)
 		in = instance{id: id, src: master, typ: "occurrence", start: orig, end: orig.Add(end.Sub(s)), origStart: orig}
 		it = master
 	}
-	out := q.decorate(it, renderEvent(r, mb, in, readPrefs(r).timeZone))
+	out := q.decorate(it, renderEvent(mb, in, readPrefs(r).timeZone))
 	out["@odata.context"] = metadata(r, "users('"+mb.id+"')/events/$entity")
 	writeJSON(w, http.StatusOK, out)
 }
@@ -471,15 +471,15 @@ func (e *Emulator) updateEvent(w http.ResponseWriter, r *http.Request, mb *mailb
 		return
 	}
 	props, ext := p.props, p.ext
-	if it == nil {
+	if (it == nil || it.seriesMasterID != "") && props["recurrence"] != nil {
+		writeError(w, http.StatusBadRequest, "ErrorInvalidRequest", "An occurrence or exception of a series cannot have a recurrence of its own; change the series master instead.")
+		return
+	}
+	fresh := it == nil
+	if fresh {
 		// The first change of an occurrence makes it an exception with the
 		// occurrence's id.
 		it = occurrenceItem(mb, master, master.props, orig)
-	} else if it.seriesMasterID != "" {
-		if _, has := props["recurrence"]; has && props["recurrence"] != nil {
-			writeError(w, http.StatusBadRequest, "ErrorInvalidRequest", "An exception of a series cannot have a recurrence of its own; change the series master instead.")
-			return
-		}
 	}
 	before := deepCopy(it.props)
 	oldSeries := it.props["recurrence"] != nil && it.seriesMasterID == ""
@@ -495,6 +495,9 @@ func (e *Emulator) updateEvent(w http.ResponseWriter, r *http.Request, mb *mailb
 	}
 	if err := checkTimes(it); err != nil {
 		it.props = before
+		if fresh {
+			delete(mb.items, it.id) // the occurrence stays an occurrence
+		}
 		writeErr(w, err)
 		return
 	}
@@ -507,7 +510,7 @@ func (e *Emulator) updateEvent(w http.ResponseWriter, r *http.Request, mb *mailb
 	if it.organizer && it.seriesMasterID == "" {
 		e.invite(mb, it, before)
 	}
-	out := renderEvent(r, mb, e.instanceOf(mb, it), readPrefs(r).timeZone)
+	out := renderEvent(mb, e.instanceOf(mb, it), readPrefs(r).timeZone)
 	out["@odata.context"] = metadata(r, "users('"+mb.id+"')/events/$entity")
 	writeJSON(w, http.StatusOK, out)
 }
@@ -591,7 +594,7 @@ func (e *Emulator) listEvents(w http.ResponseWriter, r *http.Request, mb *mailbo
 	zone := readPrefs(r).timeZone
 	var values []map[string]any
 	for _, it := range mb.liveItems("event", func(it *item) bool { return it.seriesMasterID == "" && q.matches(it) }) {
-		values = append(values, q.decorate(it, renderEvent(r, mb, e.instanceOf(mb, it), zone)))
+		values = append(values, q.decorate(it, renderEvent(mb, e.instanceOf(mb, it), zone)))
 	}
 	writePage(w, r, metadata(r, "users('"+mb.id+"')/events"), orEmptyMaps(values), q)
 }
@@ -656,7 +659,7 @@ func (e *Emulator) calendarView(w http.ResponseWriter, r *http.Request, mb *mail
 	zone := readPrefs(r).timeZone
 	var values []map[string]any
 	for _, in := range keep {
-		values = append(values, q.decorate(in.src, renderEvent(r, mb, in, zone)))
+		values = append(values, q.decorate(in.src, renderEvent(mb, in, zone)))
 	}
 	writePage(w, r, metadata(r, "Collection(event)"), orEmptyMaps(values), q)
 }

@@ -394,6 +394,13 @@ func TestEventFailurePaths(t *testing.T) {
 		"pattern": map[string]any{"type": "daily", "interval": 1}, "range": map[string]any{"type": "noEnd", "startDate": "2026-03-09"}}}).must(t, 400); r.errCode() != "ErrorInvalidRequest" {
 		t.Errorf("recurrence on an exception: %s", r.raw)
 	}
+	// A failed change of an occurrence leaves it an occurrence.
+	occ := str(view[4]["id"])
+	en.do("PATCH", base+"/events/"+occ, map[string]any{"start": utc("2026-03-30T12:00:00"), "end": utc("2026-03-30T11:00:00")}).must(t, 400)
+	en.do("PATCH", base+"/events/"+occ, map[string]any{"recurrence": map[string]any{}}).must(t, 400)
+	if got := en.do("GET", base+"/events/"+occ, nil).must(t, 200); got.body["type"] != "occurrence" {
+		t.Errorf("after failed changes: %v", got.body["type"])
+	}
 	en.do("GET", base+"/events/nope/instances?startDateTime=2026-03-01T00:00:00Z&endDateTime=2026-04-01T00:00:00Z", nil).must(t, 404)
 	// An occurrence's version is its master's.
 	master := en.do("GET", base+"/events/"+mid, nil).must(t, 200)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	_ "time/tzdata" // Windows zone names map to IANA zones, which must load anywhere
@@ -15,13 +16,25 @@ import (
 // seven fractional digits.
 const graphDateTime = "2006-01-02T15:04:05.0000000"
 
+// zones caches loaded locations: time.LoadLocation reads the zone data
+// each time, and calendar views resolve zones for every event on every page.
+var zones sync.Map // name → *time.Location
+
 // loadZone resolves a Windows or IANA zone name as Graph accepts it.
 func loadZone(name string) (*time.Location, error) {
+	if loc, ok := zones.Load(name); ok {
+		return loc.(*time.Location), nil
+	}
 	iana, ok := winzones.IANA(name)
 	if !ok {
 		return nil, fmt.Errorf("A valid TimeZone value must be specified. The following TimeZone value is not supported: '%s'.", name)
 	}
-	return time.LoadLocation(iana)
+	loc, err := time.LoadLocation(iana)
+	if err != nil {
+		return nil, err
+	}
+	zones.Store(name, loc)
+	return loc, nil
 }
 
 // parseDTZ reads a dateTimeTimeZone value into an instant.

@@ -21,6 +21,7 @@ type mailbox struct {
 	items           map[string]*item // live items and tombstones
 	seq             int64
 	inFlight        int
+	deltaCache      *entryCache
 }
 
 // item is a contact, an event (single instance, series master or
