@@ -104,11 +104,12 @@ func tokenError(cfg Config, err error) error {
 // acquire takes one of the mailbox's request slots, waiting for one while
 // ctx lasts; release gives it back.
 func (g *graphClient) acquire(ctx context.Context, mailbox string) (release func(), err error) {
+	key := strings.ToLower(mailbox) // one mailbox, however a binding spells it
 	g.semMu.Lock()
-	sem, ok := g.sems[mailbox]
+	sem, ok := g.sems[key]
 	if !ok {
 		sem = make(chan struct{}, g.cfg.Concurrency)
-		g.sems[mailbox] = sem
+		g.sems[key] = sem
 	}
 	g.semMu.Unlock()
 	select {
