@@ -218,7 +218,7 @@ func writePage(w http.ResponseWriter, r *http.Request, context string, values []
 	start := min(q.skip, len(values))
 	end := min(start+size, len(values))
 	body := map[string]any{"@odata.context": context, "value": values[start:end]}
-	if end < len(values) && q.top == 0 {
+	if end < len(values) { // Outlook pages $top too, with $skip
 		u := *r.URL
 		v := u.Query()
 		v.Set("$skip", strconv.Itoa(end))
