@@ -308,13 +308,17 @@ func (c *Connector) create(ctx context.Context, cl *client, e *entity, u user, o
 	if err != nil {
 		return sdk.OpResult{}, err
 	}
-	return c.written(ctx, cl, t, "", u.id, resp)
+	return c.written(ctx, cl, t, "", u.id, op.Fields, resp)
 }
 
 // written reads a write's answer: the row with Prefer: return=representation
 // (201 or 200), or 204 with the row's address in OData-EntityId, after
 // which one read gives the version.
-func (c *Connector) written(ctx context.Context, cl *client, t *table, id, caller string, resp *response) (sdk.OpResult, error) {
+//
+// What lives in other rows (a series' edited occurrences) is written then,
+// and the item's version read after it.
+func (c *Connector) written(ctx context.Context, cl *client, t *table, id, caller string, f sdk.Fields, resp *response) (sdk.OpResult, error) {
+	version := ""
 	if resp.status != http.StatusNoContent {
 		var r row
 		if err := resp.decode(&r); err != nil {
@@ -323,22 +327,31 @@ func (c *Connector) written(ctx context.Context, cl *client, t *table, id, calle
 		if k := r.str(t.key); k != "" {
 			id = k
 		}
-		if v := r.version(); v != "" && id != "" {
-			v, err := c.itemVersion(ctx, cl, t, id, v, caller)
-			return sdk.OpResult{ID: t.itemID(id), Version: v}, err
-		}
+		version = r.version()
 	}
-	if loc := entityIDFromHeader(resp.header.Get("OData-EntityId")); loc != "" {
+	if loc := entityIDFromHeader(resp.header.Get("OData-EntityId")); loc != "" && version == "" {
 		id = loc
 	}
 	if id == "" {
 		return sdk.OpResult{}, sdk.NewError(sdk.ErrRetryable, "the %s write answered %d without the row or its address", t.set, resp.status)
 	}
-	r, err := c.get(ctx, cl, t, id, []string{t.key, "versionnumber"}, caller)
-	if err != nil {
-		return sdk.OpResult{}, err
+	if t.afterWrite != nil {
+		wrote, err := t.afterWrite(ctx, c, cl, id, f, caller)
+		if err != nil {
+			return sdk.OpResult{}, err
+		}
+		if wrote {
+			version = "" // the occurrences' writes may have moved it
+		}
 	}
-	v, err := c.itemVersion(ctx, cl, t, id, r.version(), caller)
+	if version == "" {
+		r, err := c.get(ctx, cl, t, id, []string{t.key, "versionnumber"}, caller)
+		if err != nil {
+			return sdk.OpResult{}, err
+		}
+		version = r.version()
+	}
+	v, err := c.itemVersion(ctx, cl, t, id, version, caller)
 	return sdk.OpResult{ID: t.itemID(id), Version: v}, err
 }
 
@@ -407,7 +420,7 @@ func (c *Connector) update(ctx context.Context, cl *client, e *entity, u user, o
 	if err != nil {
 		return sdk.OpResult{}, c.conflict(ctx, cl, t, g, u.id, err)
 	}
-	return c.written(ctx, cl, t, g, u.id, resp)
+	return c.written(ctx, cl, t, g, u.id, op.Fields, resp)
 }
 
 // touchesParties reports whether an update carries a field held in activity

@@ -510,3 +510,39 @@ func TestFetchBatching(t *testing.T) {
 		t.Errorf("%d queries and %d single reads for 101 contacts, want 3 and 1: %v", n, one, after)
 	}
 }
+
+// TestSeriesExceptionsWritten: a series created with exceptions has those
+// occurrences moved and renamed, and reads back with them.
+func TestSeriesExceptionsWritten(t *testing.T) {
+	o := newOrg(t, dataverseemu.Options{})
+	start := time.Date(2030, 3, 4, 9, 0, 0, 0, time.UTC)
+	day := func(d, h int) time.Time { return time.Date(2030, 3, d, h, 0, 0, 0, time.UTC) }
+	exc := []sdk.Value{
+		sdk.Map(map[string]sdk.Value{"original_start": sdk.Time(day(5, 9)), "start": sdk.Time(day(5, 16)), "end": sdk.Time(day(5, 16).Add(15 * time.Minute)), "location": sdk.String("Room 9")}),
+		sdk.Map(map[string]sdk.Value{"original_start": sdk.Time(day(7, 9)), "start": sdk.Time(day(7, 9)), "end": sdk.Time(day(7, 9).Add(15 * time.Minute)), "subject": sdk.String("retro")}),
+	}
+	rec := map[string]sdk.Value{"pattern": sdk.String("daily"), "interval": sdk.Int(1), "range": sdk.String("numbered"),
+		"count": sdk.Int(5), "start_date": sdk.String("2030-03-04"), "exceptions": sdk.List(exc...)}
+	res, err := o.c.Apply(t.Context(), alice, "appointment", []sdk.Op{{Kind: sdk.OpCreate, CorrelationKey: "s", Fields: sdk.Fields{
+		"subject": sdk.String("standup"), "location": sdk.String("Room 1"), "start": sdk.Time(start), "end": sdk.Time(start.Add(15 * time.Minute)),
+		"recurrence": sdk.Map(rec)}}})
+	if err != nil || res[0].Err != nil {
+		t.Fatal(err, res[0].Err)
+	}
+	got, err := o.c.Fetch(t.Context(), alice, "appointment", []string{res[0].ID})
+	if err != nil || got[0].Err != nil {
+		t.Fatal(err, got[0].Err)
+	}
+	if got[0].Record.Version != res[0].Version || !strings.Contains(res[0].Version, ".") {
+		t.Errorf("Fetch says version %q, Apply said %q; want the same, with the exceptions' part", got[0].Record.Version, res[0].Version)
+	}
+	read := got[0].Record.Fields["recurrence"].MapVal()["exceptions"].ListVal()
+	if len(read) != 2 {
+		t.Fatalf("exceptions read back: %v", read)
+	}
+	for _, w := range exc {
+		if !slices.ContainsFunc(read, w.Equal) {
+			t.Errorf("exception %v not read back among %v", w, read)
+		}
+	}
+}

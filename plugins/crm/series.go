@@ -18,9 +18,10 @@ var seriesTable = &table{
 	cols: append(activityColumns(), "starttime", "endtime", "isalldayevent", "location", "globalobjectid",
 		"recurrencepatterntype", "interval", "daysofweekmask", "dayofmonth", "monthofyear", "instance", "firstdayofweek",
 		"patternstartdate", "patternenddate", "patternendtype", "occurrences", "isnthmonthly", "isnthyearly", "isweekdaypattern"),
-	read:    readSeries,
-	write:   writeSeries,
-	version: seriesVersionOf,
+	read:       readSeries,
+	write:      writeSeries,
+	version:    seriesVersionOf,
+	afterWrite: writeExceptions,
 }
 
 const seriesPrefix = "series:"
@@ -312,4 +313,50 @@ func addExceptions(f sdk.Fields, exceptions []row, zone string) {
 	}
 	rec["exceptions"] = sdk.List(list...)
 	f["recurrence"] = sdk.Map(rec)
+}
+
+// writeExceptions changes the occurrences that the recurrence's exceptions
+// name by their original start: their times, and their subject and
+// location where the exception gives them. The series row is written
+// first, so its occurrences are those of the new pattern. An exception
+// whose occurrence the series does not have is reported and left out.
+func writeExceptions(ctx context.Context, c *Connector, cl *client, id string, f sdk.Fields, caller string) (bool, error) {
+	exceptions := f["recurrence"].MapVal()["exceptions"].ListVal()
+	if len(exceptions) == 0 {
+		return false, nil
+	}
+	rows, err := cl.list(ctx, "appointments?$select=activityid,originalstartdate&$filter="+url.QueryEscape("seriesid eq "+id), caller)
+	if err != nil {
+		return false, err
+	}
+	byStart := map[int64]string{}
+	for _, r := range rows {
+		if t, ok := r.time("originalstartdate"); ok {
+			byStart[t.Unix()] = r.str("activityid")
+		}
+	}
+	for _, x := range exceptions {
+		m := x.MapVal()
+		occ, ok := byStart[m["original_start"].UnixNanos()/1e9]
+		if !ok || !isGUID(occ) {
+			c.warn("a series exception names no occurrence of the series; it is not written", "series", id, "original_start", m["original_start"])
+			continue
+		}
+		body := row{}
+		for field, col := range map[string]string{"start": "scheduledstart", "end": "scheduledend"} {
+			if v := m[field]; !v.IsNull() {
+				body[col] = utc(v)
+			}
+		}
+		for _, field := range []string{"subject", "location"} {
+			if v := m[field]; !v.IsNull() {
+				body[field] = v.Str()
+			}
+		}
+		if _, err := cl.do(ctx, request{method: "PATCH", url: "appointments(" + occ + ")", body: body, caller: caller,
+			header: map[string]string{"If-Match": "*"}}); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }

@@ -33,8 +33,12 @@ type table struct {
 	// version completes a row's version into the item's (a series': its
 	// edited occurrences too); nil when the row's version is the item's.
 	version func(ctx context.Context, c *Connector, cl *client, id, rowVersion, caller string) (string, error)
-	read    func(c *Connector, t *table, r row, ps []party) (sdk.Fields, error)
-	write   func(c *Connector, t *table, f sdk.Fields, old []party) (row, error)
+	// afterWrite writes what lives in other rows (a series' edited
+	// occurrences) once the row itself is written.
+	// It reports whether it wrote anything.
+	afterWrite func(ctx context.Context, c *Connector, cl *client, id string, f sdk.Fields, caller string) (bool, error)
+	read       func(c *Connector, t *table, r row, ps []party) (sdk.Fields, error)
+	write      func(c *Connector, t *table, f sdk.Fields, old []party) (row, error)
 }
 
 // entity is a canonical entity and the tables that hold it.
