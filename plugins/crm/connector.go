@@ -60,7 +60,8 @@ func (c *Connector) WithHTTPClient(hc *http.Client) *Connector {
 func (c *Connector) Manifest() []byte { return c.raw }
 
 // Configure checks the settings. It makes no request: Check verifies that
-// the org answers.
+// the org answers. The host calls it once, before any other call, in each
+// process it launches; the state it sets is read without locks after that.
 func (c *Connector) Configure(_ context.Context, env sdk.Env, cfg sdk.Fields) sdk.Diagnostics {
 	conf, ds := parseConfig(cfg)
 	if ds.HasErrors() {

@@ -546,3 +546,41 @@ func TestSeriesExceptionsWritten(t *testing.T) {
 		}
 	}
 }
+
+// TestServiceAppointmentRouting: a service appointment concerns its owner
+// and each resource, bound to the user or by address, never its customers.
+func TestServiceAppointmentRouting(t *testing.T) {
+	bob, carol := "bob@contoso.com", "carol@contoso.com"
+	o := newOrg(t, dataverseemu.Options{Users: []string{alice, bob, carol}})
+	if res, err := o.c.Check(t.Context(), []string{alice, bob, carol}); err != nil || res.Diagnostics.HasErrors() {
+		t.Fatal(err, res.Diagnostics.Err())
+	}
+	_, cursor, err := drain(t, o.c, "service_appointment", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	party := func(a, role string) sdk.Value {
+		return sdk.Map(map[string]sdk.Value{"address": sdk.String(a), "role": sdk.String(role)})
+	}
+	res, err := o.c.Apply(t.Context(), alice, "service_appointment", []sdk.Op{{Kind: sdk.OpCreate, CorrelationKey: "sa", Fields: sdk.Fields{
+		"subject":   sdk.String("install"),
+		"resources": sdk.List(party(bob, "resource"), party("van-7@contoso.com", "resource")),
+		"customers": sdk.List(party(carol, "required")),
+	}}})
+	if err != nil || res[0].Err != nil {
+		t.Fatal(err, res[0].Err)
+	}
+	recs, _, err := drain(t, o.c, "service_appointment", cursor)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("%v %+v", err, recs)
+	}
+	keys := recs[0].RoutingKeys
+	for _, want := range []string{o.emu.UserID(alice), o.emu.UserID(bob), bob, "van-7@contoso.com"} {
+		if !slices.Contains(keys, want) {
+			t.Errorf("routing keys %v lack %s", keys, want)
+		}
+	}
+	if slices.Contains(keys, carol) || slices.Contains(keys, o.emu.UserID(carol)) {
+		t.Errorf("routing keys %v include the customer: a customer's calendar gets no copy", keys)
+	}
+}
