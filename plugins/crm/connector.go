@@ -107,6 +107,20 @@ func (c *Connector) Check(ctx context.Context, scopes []string) (res sdk.CheckRe
 		}
 		return res, err
 	}
+	for _, name := range []string{"contact", "appointment", "task", "service_appointment"} {
+		for _, t := range c.entities[name].tables {
+			// The syncgate id column is the org's to create; without it no
+			// feed or write of the table works.
+			_, err := cl.do(ctx, request{method: http.MethodGet, url: t.set + "?$select=" + t.key + "," + c.cfg.IDColumn + "&$top=1"})
+			if sdk.IsKind(err, sdk.ErrPermanent) {
+				res.Diagnostics = append(res.Diagnostics, sdk.Errorf([]string{"id_column"}, "the syncgate id column is missing",
+					"the %s table has no column %s (%s); create it as a single line of text (100 characters), or set id_column to the column that holds the syncgate id",
+					t.logical, c.cfg.IDColumn, sdk.AsError(err).Message))
+			} else if err != nil {
+				return res, err
+			}
+		}
+	}
 	found, err := c.users.resolve(ctx, cl, scopes)
 	if err != nil {
 		return res, err

@@ -195,7 +195,7 @@ func feedError(e *entity, t *table, kind string, err error) error {
 	case kind == "delta":
 		return sdk.NewError(sdk.ErrResyncRequired, "the %s feed's delta token was refused (%s); enumerating the table again", e.name, se.Message)
 	case kind == "initial":
-		return sdk.NewError(sdk.ErrConfig, "change tracking on %s failed (%s); enable Track changes for the %s table", t.set, se.Message, t.logical)
+		return sdk.NewError(sdk.ErrConfig, "change tracking on %s failed (%s); enable Track changes for the %s table, and check that it has the syncgate id column (id_column)", t.set, se.Message, t.logical)
 	}
 	// A paging link that stopped working: start the round again from the
 	// stored cursor.

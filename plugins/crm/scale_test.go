@@ -584,3 +584,20 @@ func TestServiceAppointmentRouting(t *testing.T) {
 		t.Errorf("routing keys %v include the customer: a customer's calendar gets no copy", keys)
 	}
 }
+
+// TestCheckIDColumn: an org without the syncgate id column is told to
+// create it, table by table.
+func TestCheckIDColumn(t *testing.T) {
+	o := newOrg(t, dataverseemu.Options{IDColumn: "new_othercolumn"})
+	res, err := o.c.Check(t.Context(), []string{alice})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := res.Diagnostics.Err()
+	if msg == nil || len(res.Diagnostics) != 5 || !strings.Contains(msg.Error(), "sg_syncgateid") || !strings.Contains(msg.Error(), "recurringappointmentmaster") {
+		t.Errorf("Check against an org without the column: %v; want one error per table naming it", msg)
+	}
+	if len(res.Scopes) != 1 || len(res.Scopes[0].RoutingKeys) == 0 {
+		t.Errorf("the scopes are still resolved: %+v", res.Scopes)
+	}
+}
