@@ -188,8 +188,16 @@ func eventFields(e *graphEvent, entity string) sdk.Fields {
 			f["body_type"] = sdk.String("text")
 		}
 	}
-	startZone, _ := ianaZone(e.OriginalStartTimeZone)
+	// The event's own zone is originalStartTimeZone when Graph answers
+	// in UTC as asked; without it, the zone the times are written in.
+	startZone, ok := ianaZone(e.OriginalStartTimeZone)
+	if !ok && e.Start != nil {
+		startZone, _ = ianaZone(e.Start.TimeZone)
+	}
 	endZone, ok := ianaZone(e.OriginalEndTimeZone)
+	if !ok && e.End != nil {
+		endZone, ok = ianaZone(e.End.TimeZone)
+	}
 	if !ok {
 		endZone = startZone
 	}

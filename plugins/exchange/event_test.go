@@ -93,6 +93,12 @@ func TestTimeZones(t *testing.T) {
 			t.Errorf("%s: start %v (zone %q), want %02d:00 in %q", tc.graphZone, f["start"], f["start"].Zone(), tc.hour, tc.iana)
 		}
 	}
+	// Without originalStartTimeZone (Graph did not answer in UTC), the
+	// zone the times are written in is the event's zone.
+	e := graphEvent{Start: &dateTimeZone{DateTime: "2030-01-15T09:00:00", TimeZone: "Pacific Standard Time"}}
+	if v := eventFields(&e, "appointment")["start"]; v.Zone() != "America/Los_Angeles" || v.TimeVal().UTC().Hour() != 17 {
+		t.Errorf("a start written in Pacific time: %v (%s)", v, v.Zone())
+	}
 	berlin := toGraphTime(sdk.TimeIn(time.Date(2030, 7, 1, 7, 0, 0, 0, time.UTC), "Europe/Berlin"))
 	if *berlin != (dateTimeZone{DateTime: "2030-07-01T09:00:00", TimeZone: "W. Europe Standard Time"}) {
 		t.Errorf("Berlin summer time written as %+v", berlin)

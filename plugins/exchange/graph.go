@@ -230,7 +230,7 @@ func (g *graphClient) doOnce(ctx context.Context, c call, out any) (status, erro
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
 			return st, g.mapError(c, target, resp.StatusCode, resp.Header, body)
 		}
-		if out != nil && resp.StatusCode != http.StatusNoContent {
+		if out != nil && resp.StatusCode != http.StatusNoContent && len(bytes.TrimSpace(body)) > 0 { // a 200 may come without a body
 			if err := json.Unmarshal(body, out); err != nil {
 				return st, sdk.NewError(sdk.ErrRetryable, "%s %s: Graph answered HTTP %d with a body that is not the expected JSON (%v): %s",
 					c.method, redact(target), resp.StatusCode, err, truncate(string(body), 200))
@@ -287,6 +287,8 @@ func (g *graphClient) mapError(c call, target string, code int, h http.Header, b
 		return sdk.NewError(sdk.ErrAuth, "Graph refused the access token even after a fresh one (%s): check that the app registration is in tenant %s and its secret is valid", what, g.cfg.TenantID)
 	case code == http.StatusForbidden:
 		return sdk.NewError(sdk.ErrAuth, "Graph denied access (%s): grant the app the application permissions Contacts.ReadWrite, Calendars.ReadWrite and Tasks.ReadWrite.All with admin consent, and check application access policies for mailbox %s", what, c.mailbox)
+	case code == http.StatusNotImplemented: // Graph's "not supported" (a delta limitation): retrying cannot help
+		return sdk.NewError(sdk.ErrPermanent, "%s", what)
 	case code >= 500 || code == http.StatusRequestTimeout:
 		return sdk.NewError(sdk.ErrRetryable, "%s", what)
 	}
