@@ -200,14 +200,14 @@ func TestPartiesKeptOnUpdate(t *testing.T) {
 }
 
 // TestPartyAddresses: a party bound to a user or contact without an
-// addressused reads with the address of what it is bound to.
+// addressused reads with the address of what it is bound to, and its name.
 func TestPartyAddresses(t *testing.T) {
 	const appt, contact = "00000000-0000-0000-0000-0000000000a1", "00000000-0000-0000-0000-0000000000c1"
 	f := newFake(t, withUsers(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case strings.HasSuffix(r.URL.Path, "/activityparties"):
 			fmt.Fprintf(w, `{"value":[
-				{"_activityid_value":%[1]q,"participationtypemask":5,"_partyid_value":%[2]q,"_partyid_value@Microsoft.Dynamics.CRM.lookuplogicalname":"contact"},
+				{"_activityid_value":%[1]q,"participationtypemask":5,"_partyid_value":%[2]q,"_partyid_value@Microsoft.Dynamics.CRM.lookuplogicalname":"contact","_partyid_value@OData.Community.Display.V1.FormattedValue":"Carla Contact"},
 				{"_activityid_value":%[1]q,"participationtypemask":6,"addressused":"x@example.com"}]}`, appt, contact)
 		case strings.HasSuffix(r.URL.Path, "/contacts"):
 			if !strings.Contains(r.URL.Query().Get("$filter"), "contactid eq "+contact) {
@@ -226,7 +226,7 @@ func TestPartyAddresses(t *testing.T) {
 		t.Fatal(err, res[0].Err)
 	}
 	att := res[0].Record.Fields["attendees"].ListVal()
-	if len(att) != 2 || att[0].MapVal()["address"].Str() != "c@example.com" || att[1].MapVal()["role"].Str() != "optional" {
+	if len(att) != 2 || att[0].MapVal()["address"].Str() != "c@example.com" || att[0].MapVal()["name"].Str() != "Carla Contact" || att[1].MapVal()["role"].Str() != "optional" {
 		t.Errorf("attendees %v", res[0].Record.Fields["attendees"])
 	}
 }

@@ -18,6 +18,7 @@ type party struct {
 	mask     int    // participationtypemask
 	address  string // addressused
 	kind     string // the logical name of the table partyID is in, when the org says
+	name     string // the display name of what partyID is, when the org says
 }
 
 // routingKeys are the keys a party gives its activity's records: the user
@@ -48,14 +49,15 @@ func (c *Connector) parties(ctx context.Context, cl *client, ids []string, masks
 	for _, f := range orFilters(ids, partyBatch, func(id string) string { return "_activityid_value eq " + id }) {
 		filter := f + " and (" + strings.Join(types, " or ") + ")"
 		rows, err := cl.list(ctx, "activityparties?$select=_activityid_value,_partyid_value,participationtypemask,addressused&$filter="+url.QueryEscape(filter), caller,
-			`odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname"`)
+			lookupAnnotations)
 		if err != nil {
 			return nil, err
 		}
 		for _, r := range rows {
 			m, _ := r.int("participationtypemask")
 			p := party{activity: strings.ToLower(r.str("_activityid_value")), partyID: strings.ToLower(r.str("_partyid_value")),
-				mask: int(m), address: r.str("addressused"), kind: r.str("_partyid_value@Microsoft.Dynamics.CRM.lookuplogicalname")}
+				mask: int(m), address: r.str("addressused"), kind: r.str("_partyid_value@Microsoft.Dynamics.CRM.lookuplogicalname"),
+				name: r.str("_partyid_value@OData.Community.Display.V1.FormattedValue")}
 			out[p.activity] = append(out[p.activity], p)
 		}
 	}
@@ -88,7 +90,8 @@ func (cl *client) list(ctx context.Context, query, caller string, prefer ...stri
 }
 
 // partyList renders parties as canonical attendees (address, name, role,
-// response). Dataverse keeps no response per party, so it reads as "none".
+// response). The name is that of the user, contact or account a party is
+// bound to; Dataverse keeps no response per party, so it reads as "none".
 func partyList(ps []party, masks map[int]string) sdk.Value {
 	var out []sdk.Value
 	for _, p := range ps {
@@ -96,11 +99,15 @@ func partyList(ps []party, masks map[int]string) sdk.Value {
 		if !ok || p.address == "" {
 			continue
 		}
-		out = append(out, sdk.Map(map[string]sdk.Value{
+		m := map[string]sdk.Value{
 			"address":  sdk.String(p.address),
 			"role":     sdk.String(role),
 			"response": sdk.String("none"),
-		}))
+		}
+		if p.name != "" {
+			m["name"] = sdk.String(p.name)
+		}
+		out = append(out, sdk.Map(m))
 	}
 	if len(out) == 0 {
 		return sdk.Null
