@@ -28,10 +28,12 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/syncgate/syncgate/gateway/engine"
 	"github.com/syncgate/syncgate/gateway/host"
 	"github.com/syncgate/syncgate/gateway/store"
+	"github.com/syncgate/syncgate/gateway/web"
 	"github.com/syncgate/syncgate/sdk"
 	"github.com/syncgate/syncgate/sdk/protocol"
 )
@@ -72,6 +74,8 @@ func LoadOrCreateToken(dataDir string) (string, error) {
 type Server struct {
 	Token  string
 	Logger hclog.Logger
+	// Registry, when set, is served at /metrics (see NewRegistry).
+	Registry *prometheus.Registry
 
 	mu   sync.Mutex
 	eng  *engine.Engine
@@ -96,6 +100,7 @@ func (s *Server) current() (*engine.Engine, map[string]*host.Supervisor) {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", s.auth(s.status))
+	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.HandleFunc("GET /v1/blocked", s.auth(list[store.Blocked](s, store.BlockedPrefix)))
 	mux.HandleFunc("GET /v1/conflicts", s.auth(list[store.Conflict](s, store.ConflictPrefix)))
 	mux.HandleFunc("GET /v1/recent", s.auth(func(w http.ResponseWriter, r *http.Request) {
@@ -111,6 +116,11 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/tombstones", s.auth(s.tombstones))
 	mux.HandleFunc("POST /v1/undelete/{item}", s.auth(s.undelete))
 	mux.HandleFunc("/hooks/{endpoint}", s.hook)
+	// The status page and its assets load without the token; the page
+	// then calls the routes above with it.
+	page := web.Handler()
+	mux.Handle("GET /{$}", page)
+	mux.Handle("GET "+web.AssetPrefix, page)
 	mux.HandleFunc("/", s.auth(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such route: "+r.Method+" "+r.URL.Path)
 	}))

@@ -339,6 +339,20 @@ func TestAdminAPIOnRunningGateway(t *testing.T) {
 		t.Fatalf("status: %d %s", code, body)
 	}
 
+	// Prometheus scrapes /metrics without a token.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		code, body := get("/metrics", "")
+		if code == 200 && strings.Contains(body, `syncgate_plugin_up{endpoint="crm"} 1`) && strings.Contains(body, "syncgate_queue_depth ") &&
+			strings.Contains(body, `syncgate_bindings{state="active"} 1`) &&
+			strings.Contains(body, `syncgate_connector_call_duration_seconds_count{call="PrepareSync",endpoint="crm",result="ok"}`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics: %d %s", code, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
 	// The commands use the running gateway.
 	if code, out, errOut := run(t, "pause", "alice", "--reason", "audit", "-config", cfg); code != 0 {
 		t.Fatalf("pause: %s%s", out, errOut)

@@ -74,7 +74,11 @@ func runGateway(ctx context.Context, cmd *cobra.Command, s *setup, once bool) er
 	if err != nil {
 		return err
 	}
-	eng, err := engine.New(ctx, engine.Options{Config: s.cfg, Conns: conns, DB: db, Logger: log, Hooks: EngineHooks})
+	// One registry for the process: counters run on across reloads.
+	srv := &admin.Server{Logger: log}
+	srv.Registry = admin.NewRegistry(srv)
+	metrics := engine.NewMetrics(srv.Registry)
+	eng, err := engine.New(ctx, engine.Options{Config: s.cfg, Conns: conns, DB: db, Logger: log, Hooks: EngineHooks, Metrics: metrics})
 	if err != nil {
 		return err
 	}
@@ -90,13 +94,14 @@ func runGateway(ctx context.Context, cmd *cobra.Command, s *setup, once bool) er
 	if err != nil {
 		return err
 	}
-	srv := &admin.Server{Token: token, Logger: log}
+	srv.Token = token
 	srv.Use(eng, sups)
 	addr, err := srv.Serve(ctx, s.cfg.Gateway.AdminListen)
 	if err != nil {
 		return err
 	}
-	log.Info("admin API listening", "url", "http://"+addr.String(), "token_file", filepath.Join(s.cfg.Gateway.DataDir, admin.TokenFile))
+	log.Info("admin API listening", "url", "http://"+addr.String(), "metrics", "http://"+addr.String()+"/metrics",
+		"token_file", filepath.Join(s.cfg.Gateway.DataDir, admin.TokenFile))
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -131,7 +136,7 @@ func runGateway(ctx context.Context, cmd *cobra.Command, s *setup, once bool) er
 			conns[name] = sup
 		}
 		s = next
-		if eng, err = engine.New(ctx, engine.Options{Config: s.cfg, Conns: conns, DB: db, Logger: log, Hooks: EngineHooks}); err != nil {
+		if eng, err = engine.New(ctx, engine.Options{Config: s.cfg, Conns: conns, DB: db, Logger: log, Hooks: EngineHooks, Metrics: metrics}); err != nil {
 			return err
 		}
 		srv.Use(eng, sups)

@@ -17,6 +17,9 @@ import (
 // cursor that follows them, and only then is PostSync called. The stored
 // cursor never moves past a change that is not in the sync table.
 func (e *Engine) collect(ctx context.Context, f *feed) (int, error) {
+	defer func(start time.Time) {
+		e.opts.Metrics.cycle.WithLabelValues(f.endpoint, f.name).Observe(time.Since(start).Seconds())
+	}(time.Now())
 	conn := e.opts.Conns[f.endpoint]
 	sf := sdk.Feed{Name: f.name, Scope: f.scope}
 	var cursor []byte
@@ -314,6 +317,7 @@ func (e *Engine) storeRecords(f *feed, records []sdk.ChangeRecord, cursor []byte
 				}
 				n++
 				e.stats.add(b, r.Entity, func(c *Counters) { c.Collected++ })
+				e.opts.Metrics.collected.WithLabelValues(string(f.side), r.Entity).Inc()
 			}
 		}
 		for be := range deletes {

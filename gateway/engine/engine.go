@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/syncgate/syncgate/gateway/config"
 	"github.com/syncgate/syncgate/gateway/policy"
@@ -62,6 +63,8 @@ type Options struct {
 	// FailFor is how long SyncOnce keeps retrying feeds that fail before it
 	// gives up; default 2 minutes.
 	FailFor time.Duration
+	// Metrics receive the engine's measurements; nil keeps them private.
+	Metrics *Metrics
 	// Hooks lets tests stop the engine at named points; nil in production.
 	Hooks Hooks
 }
@@ -251,6 +254,9 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	if opts.MaxAttempts == 0 {
 		opts.MaxAttempts = 8
 	}
+	if opts.Metrics == nil {
+		opts.Metrics = NewMetrics(prometheus.NewRegistry())
+	}
 	if opts.AuthRetry == 0 {
 		opts.AuthRetry = time.Minute
 	}
@@ -265,7 +271,10 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 			e.watchers[name] = w
 		}
 		if ep := cfg.Endpoint(name); ep != nil && c != nil {
-			c = limit(c, ep.MaxConcurrency, ep.ScopeConcurrency, func(err error) { e.observe(name, err) })
+			c = limit(c, ep.MaxConcurrency, ep.ScopeConcurrency, func(call string, took time.Duration, err error) {
+				opts.Metrics.requests.WithLabelValues(name, call, result(err)).Observe(took.Seconds())
+				e.observe(name, err)
+			})
 		}
 		conns[name] = c
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/syncgate/syncgate/examples/dirconnector"
 	"github.com/syncgate/syncgate/gateway/store"
 	"github.com/syncgate/syncgate/internal/testplugins"
@@ -63,6 +64,14 @@ func TestContactsFlowBothWaysWithoutEchoes(t *testing.T) {
 	}
 	if c := w.counters("alice", "contact"); c.Updated != 1 {
 		t.Fatalf("counters %+v: want exactly 1 update", c)
+	}
+	// The same story in the Prometheus counters.
+	m := w.eng.opts.Metrics
+	if n := testutil.ToFloat64(m.applied.WithLabelValues("crm", "contact", "updated")); n != 1 {
+		t.Fatalf("syncgate_changes_processed_total{side=crm,outcome=updated} = %v, want 1", n)
+	}
+	if n := testutil.ToFloat64(m.collected.WithLabelValues("crm", "contact")); n < 2 {
+		t.Fatalf("syncgate_changes_collected_total{side=crm} = %v", n)
 	}
 }
 

@@ -20,15 +20,15 @@ type limitedConn struct {
 	perScope int
 	// observe sees each call's outcome (the engine holds an endpoint that
 	// refuses its credentials, and releases it when a call works again).
-	observe func(err error)
+	observe func(call string, took time.Duration, err error)
 
 	mu     sync.Mutex
 	scopes map[string]chan struct{}
 }
 
-func limit(c Conn, endpoint, scope int, observe func(error)) *limitedConn {
+func limit(c Conn, endpoint, scope int, observe func(call string, took time.Duration, err error)) *limitedConn {
 	if observe == nil {
-		observe = func(error) {}
+		observe = func(string, time.Duration, error) {}
 	}
 	return &limitedConn{Conn: c, all: make(chan struct{}, max(endpoint, 1)), perScope: max(scope, 1),
 		scopes: map[string]chan struct{}{}, observe: observe}
@@ -77,8 +77,9 @@ func (l *limitedConn) PrepareSync(ctx context.Context, feed sdk.Feed, cursor sdk
 		return sdk.Pending{}, err
 	}
 	defer release()
+	start := time.Now()
 	p, err := l.Conn.PrepareSync(ctx, feed, cursor)
-	l.observe(err)
+	l.observe("PrepareSync", time.Since(start), err)
 	return p, err
 }
 
@@ -88,8 +89,9 @@ func (l *limitedConn) GetSyncData(ctx context.Context, req sdk.SyncDataRequest) 
 		return sdk.SyncDataPage{}, err
 	}
 	defer release()
+	start := time.Now()
 	page, err := l.Conn.GetSyncData(ctx, req)
-	l.observe(err)
+	l.observe("GetSyncData", time.Since(start), err)
 	return page, err
 }
 
@@ -99,8 +101,9 @@ func (l *limitedConn) PostSync(ctx context.Context, feed sdk.Feed, cursor sdk.Cu
 		return err
 	}
 	defer release()
+	start := time.Now()
 	err = l.Conn.PostSync(ctx, feed, cursor)
-	l.observe(err)
+	l.observe("PostSync", time.Since(start), err)
 	return err
 }
 
@@ -110,8 +113,9 @@ func (l *limitedConn) Fetch(ctx context.Context, scope, entity string, ids []str
 		return nil, err
 	}
 	defer release()
+	start := time.Now()
 	res, err := l.Conn.Fetch(ctx, scope, entity, ids)
-	l.observe(err)
+	l.observe("Fetch", time.Since(start), err)
 	return res, err
 }
 
@@ -121,8 +125,9 @@ func (l *limitedConn) Apply(ctx context.Context, scope, entity string, ops []sdk
 		return nil, err
 	}
 	defer release()
+	start := time.Now()
 	res, err := l.Conn.Apply(ctx, scope, entity, ops)
-	l.observe(err)
+	l.observe("Apply", time.Since(start), err)
 	return res, err
 }
 

@@ -162,6 +162,7 @@ func (e *Engine) fail(c store.Change, err error) {
 	entity := c.Ref.Entity
 	if !errors.Is(err, errBusy) {
 		e.stats.add(c.Binding, entity, func(ct *Counters) { ct.Errors++; ct.LastError = err.Error() })
+		e.opts.Metrics.errors.WithLabelValues(errorType(err)).Inc()
 	}
 	var te *sdk.Error
 	typed := errors.As(err, &te)
@@ -176,6 +177,9 @@ func (e *Engine) fail(c store.Change, err error) {
 			wait = time.Second
 		}
 		var ce *callError
+		if errors.As(err, &ce) {
+			e.opts.Metrics.throttleWait.WithLabelValues(ce.endpoint).Add(wait.Seconds())
+		}
 		if errors.As(err, &ce) && te.ThrottleScope != sdk.ThrottleItem {
 			// One mailbox's 429 holds back that mailbox, not the others.
 			key := ce.endpoint + "/" + ce.scope

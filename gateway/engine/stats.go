@@ -64,6 +64,13 @@ func (e *Engine) outcome(j *job, action string) {
 			c.Conflicts++
 		}
 	})
+	e.opts.Metrics.applied.WithLabelValues(string(j.S), j.c.Ref.Entity, action).Inc()
+	switch action {
+	case "conflict":
+		e.opts.Metrics.conflicts.WithLabelValues(j.c.Ref.Entity).Inc()
+	case "blocked":
+		e.opts.Metrics.blocked.WithLabelValues(j.c.Ref.Entity).Inc()
+	}
 	e.stats.note(Event{At: time.Now().UTC(), Binding: j.b.name, Entity: j.c.Ref.Entity, Item: itemOf(j.corr), From: string(j.S), Action: action})
 }
 
