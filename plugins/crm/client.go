@@ -32,11 +32,10 @@ type client struct {
 	expires time.Time
 }
 
-func newClient(cfg Config, hc *http.Client) *client {
-	if hc == nil {
-		hc = &http.Client{Timeout: 2 * time.Minute}
-	}
-	return &client{cfg: cfg, http: hc, slots: map[string]chan struct{}{}}
+func newClient(cfg Config) *client {
+	// The timeout bounds a request whose context has none; Dataverse ends
+	// its own requests after two minutes.
+	return &client{cfg: cfg, http: &http.Client{Timeout: 2 * time.Minute}, slots: map[string]chan struct{}{}}
 }
 
 // request is one call of the Web API.

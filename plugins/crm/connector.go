@@ -27,7 +27,6 @@ import (
 type Connector struct {
 	raw      []byte
 	entities map[string]*entity
-	hc       *http.Client // nil: a default client
 
 	mu  sync.RWMutex
 	cfg Config
@@ -49,13 +48,6 @@ func New(src []byte) *Connector {
 	return &Connector{raw: src, entities: entities(), users: &users{}}
 }
 
-// WithHTTPClient makes the connector send its requests through hc (tests
-// use it for an emulator's TLS client or a transport that counts).
-func (c *Connector) WithHTTPClient(hc *http.Client) *Connector {
-	c.hc = hc
-	return c
-}
-
 // Manifest returns the manifest the connector was built with.
 func (c *Connector) Manifest() []byte { return c.raw }
 
@@ -69,7 +61,7 @@ func (c *Connector) Configure(_ context.Context, env sdk.Env, cfg sdk.Fields) sd
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.cfg, c.cl, c.log = conf, newClient(conf, c.hc), env.Logger
+	c.cfg, c.cl, c.log = conf, newClient(conf), env.Logger
 	c.users = &users{}
 	c.zones = map[string]bool{}
 	return ds
