@@ -158,13 +158,13 @@ func (c *Connector) GetSyncData(ctx context.Context, req sdk.SyncDataRequest) (p
 	if err := resp.decode(&body); err != nil {
 		return page, err
 	}
-	if page.Records, err = c.changeRecords(ctx, cl, e, t, body.Value); err != nil {
-		return page, err
-	}
 	for _, l := range []string{body.NextLink, body.DeltaLink} {
 		if l != "" && !c.tableLink(t, c.absolute(l)) {
 			return page, sdk.NewError(sdk.ErrPermanent, "the %s change tracking page links off the org's table (%s); refusing to follow it", t.set, redact(l))
 		}
+	}
+	if page.Records, err = c.changeRecords(ctx, cl, e, t, body.Value); err != nil {
+		return page, err
 	}
 	switch {
 	case body.NextLink != "":
