@@ -7,7 +7,12 @@ PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
 # Every connector this repository builds: <name>=<main package>.
 CONNECTORS := dir-mailbox=./examples/dirconnector/cmd/dir-mailbox \
-              dir-crm=./examples/dirconnector/cmd/dir-crm
+              dir-crm=./examples/dirconnector/cmd/dir-crm \
+              exchange=./plugins/exchange/cmd/exchange \
+              crm=./plugins/crm/cmd/crm
+# The emulated backends the quick start, the tests and the bench run against.
+EMULATORS  := graph-emulator=./plugins/exchange/cmd/graph-emulator \
+              dataverse-emulator=./plugins/crm/cmd/dataverse-emulator
 
 .PHONY: build test proto lint clean run
 
@@ -18,6 +23,9 @@ build:
 		mkdir -p $(BIN)/plugins/$$name; \
 		$(GO) build -o $(BIN)/plugins/$$name/$$name $$pkg; \
 		cp $$pkg/connector.hcl $(BIN)/plugins/$$name/connector.hcl; \
+	done
+	@set -e; for c in $(EMULATORS); do \
+		$(GO) build -o $(BIN)/$${c%%=*} $${c#*=}; \
 	done
 	$(GO) build -o $(BIN)/dirctl ./examples/dirconnector/cmd/dirctl
 	$(BIN)/syncgate plugins lock --plugin-dir $(BIN)/plugins --lock-file $(BIN)/connectors.lock.hcl

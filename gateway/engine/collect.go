@@ -100,7 +100,7 @@ func (e *Engine) collect(ctx context.Context, f *feed) (int, error) {
 		return total, fmt.Errorf("feed %s: the connector ended a round without a cursor after its last page", f)
 	}
 	if enumeration {
-		n, err := e.inferDeletes(f, listed, started)
+		n, err := e.inferDeletes(ctx, f, listed, started)
 		if err != nil {
 			return total, err
 		}
@@ -122,20 +122,22 @@ func (e *Engine) collect(ctx context.Context, f *feed) (int, error) {
 }
 
 // inferDeletes closes a full enumeration of a feed (a first read, or a
-// re-read after a cursor reset): every copy on this side that the gateway
-// synced and the enumeration no longer lists was deleted while the feed
-// could not say so. Those deletes are queued, but held: a backend that lost
-// its change history, or one that suddenly lists nothing, looks exactly
-// like a user deleting things, so the binding is paused until an operator
-// decides. Copies synced after the enumeration began are left alone: they
-// may have been written after the page that would have listed them.
-func (e *Engine) inferDeletes(f *feed, listed map[string]map[string]bool, started time.Time) (int, error) {
-	type pair struct{ binding, entity string }
-	n := 0
-	err := e.db.Update(func(tx *store.Tx) error {
-		n = 0
-		missing := map[pair]int{}
-		now := time.Now().UTC()
+// re-read after a cursor reset): a copy on this side that the gateway
+// synced and the enumeration no longer lists may have been deleted while
+// the feed could not say so. Each is looked up (a feed may list only a
+// window, as a calendar's does): those the connector confirms gone are
+// queued as deletes, but held: a backend that lost its change history, or
+// one that suddenly lists nothing, looks exactly like a user deleting
+// things, so the binding is paused until an operator decides. Copies
+// synced after the enumeration began are left alone: they may have been
+// written after the page that would have listed them.
+func (e *Engine) inferDeletes(ctx context.Context, f *feed, listed map[string]map[string]bool, started time.Time) (int, error) {
+	type candidate struct {
+		ref      store.ItemRef
+		bindings []*binding
+	}
+	var cands []candidate
+	if err := e.db.View(func(tx *store.Tx) error {
 		for _, entity := range f.entities {
 			var gone []store.ItemRef
 			var bad error
@@ -154,32 +156,68 @@ func (e *Engine) inferDeletes(f *feed, listed map[string]map[string]bool, starte
 				return bad
 			}
 			for _, ref := range gone {
-				item, err := tx.ItemFor(ref)
-				if err != nil {
-					return err
-				}
-				corr, err := tx.Correlation(item)
-				if errors.Is(err, store.ErrNotFound) {
-					continue
-				}
-				if err != nil {
-					return err
-				}
-				if !corr.Updated.Before(started) {
-					continue
-				}
-				for _, b := range f.bindings {
-					m := corr.MailboxCopy(b.name)
-					if m == nil || (f.side == store.SideMailbox && m.Ref != ref) {
-						continue // not this binding's pair
-					}
-					c := store.Change{Binding: b.name, Side: f.side, Ref: ref, Kind: sdk.ChangeDelete, Enqueued: now}
-					if _, err := tx.EnqueueChange(c); err != nil {
+				corr, err := e.correlationOf(tx, ref)
+				if err != nil || corr == nil || !corr.Updated.Before(started) {
+					if err != nil {
 						return err
 					}
-					missing[pair{b.name, entity}]++
-					n++
+					continue
 				}
+				c := candidate{ref: ref}
+				for _, b := range f.bindings {
+					if m := corr.MailboxCopy(b.name); m != nil && (f.side == store.SideCRM || m.Ref == ref) {
+						c.bindings = append(c.bindings, b) // this binding's pair
+					}
+				}
+				if len(c.bindings) > 0 {
+					cands = append(cands, c)
+				}
+			}
+		}
+		return nil
+	}); err != nil || len(cands) == 0 {
+		return 0, err
+	}
+	// Ask the connector, in the scope of a binding that holds the copy.
+	type key struct{ scope, entity string }
+	ids := map[key][]string{}
+	for _, c := range cands {
+		k := key{c.bindings[0].side(f.side).scope, c.ref.Entity}
+		ids[k] = append(ids[k], c.ref.ID)
+	}
+	gone := map[string]bool{}
+	for k, list := range ids {
+		for start := 0; start < len(list); start += 100 {
+			batch := list[start:min(start+100, len(list))]
+			res, err := e.opts.Conns[f.endpoint].Fetch(ctx, k.scope, k.entity, batch)
+			if err != nil {
+				e.log.Warn("cannot look up the items a re-enumeration no longer lists; no deletes inferred", "feed", f.String(), "error", err)
+				return 0, nil
+			}
+			for _, r := range res {
+				if r.Err != nil && r.Err.Kind == sdk.ErrNotFound {
+					gone[r.ID] = true
+				}
+			}
+		}
+	}
+	type pair struct{ binding, entity string }
+	n := 0
+	err := e.db.Update(func(tx *store.Tx) error {
+		n = 0
+		missing := map[pair]int{}
+		now := time.Now().UTC()
+		for _, c := range cands {
+			if !gone[c.ref.ID] {
+				continue // still there, outside what the feed lists
+			}
+			for _, b := range c.bindings {
+				ch := store.Change{Binding: b.name, Side: f.side, Ref: c.ref, Kind: sdk.ChangeDelete, Enqueued: now}
+				if _, err := tx.EnqueueChange(ch); err != nil {
+					return err
+				}
+				missing[pair{b.name, c.ref.Entity}]++
+				n++
 			}
 		}
 		for p, count := range missing {
@@ -190,7 +228,7 @@ func (e *Engine) inferDeletes(f *feed, listed map[string]map[string]bool, starte
 			if time.Now().Before(state.AllowDeletesUntil) {
 				continue
 			}
-			why := fmt.Sprintf("cursor reset: feed %s, read again in full, no longer lists %d synced %s items", f, count, p.entity)
+			why := fmt.Sprintf("cursor reset: feed %s, read again in full, no longer lists %d synced %s items, and they are gone", f, count, p.entity)
 			if len(listed[p.entity]) == 0 {
 				why = fmt.Sprintf("feed %s suddenly lists no %s items at all, where %d were synced", f, p.entity, count)
 			}
@@ -204,6 +242,22 @@ func (e *Engine) inferDeletes(f *feed, listed map[string]map[string]bool, starte
 		e.poke()
 	}
 	return n, err
+}
+
+// correlationOf returns the correlation a copy belongs to, or nil.
+func (e *Engine) correlationOf(tx *store.Tx, ref store.ItemRef) (*store.Correlation, error) {
+	item, err := tx.ItemFor(ref)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	corr, err := tx.Correlation(item)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return corr, err
 }
 
 // backfill gives the bindings that joined a shared endpoint feed after its

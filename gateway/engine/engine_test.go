@@ -932,3 +932,42 @@ func TestWatchHintsCollectEarly(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// windowed lists only part of what the backend holds when it enumerates
+// from no cursor, as a calendar's delta over a window does.
+type windowed struct {
+	Conn
+	hidden string
+}
+
+func (c *windowed) GetSyncData(ctx context.Context, req sdk.SyncDataRequest) (sdk.SyncDataPage, error) {
+	page, err := c.Conn.GetSyncData(ctx, req)
+	if req.Cursor == nil {
+		page.Records = slices.DeleteFunc(page.Records, func(r sdk.ChangeRecord) bool { return r.ID == c.hidden })
+	}
+	return page, err
+}
+
+// TestResetOfAWindowedFeedDeletesNothing: after a cursor reset, an item the
+// re-enumeration does not list but that still exists (outside the window)
+// is neither deleted nor held, and the binding goes on.
+func TestResetOfAWindowedFeedDeletesNothing(t *testing.T) {
+	w := newWorld(t, twoWayContacts)
+	var ids []string
+	for i := 0; i < 4; i++ {
+		ids = append(ids, w.create(w.crm, alice, "contact", contact(fmt.Sprintf("P%d", i), "Person")).ID)
+	}
+	w.sync()
+	w.conn["crm"] = &windowed{Conn: w.conn["crm"], hidden: ids[0]}
+	w.newEngine(nil)
+	if err := w.crm.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	w.sync()
+	if st := w.bindingState("alice"); st.Paused {
+		t.Fatalf("paused for an item that still exists: %+v", st)
+	}
+	if n := len(w.items(w.mail, alice, "contact")); n != 4 {
+		t.Fatalf("alice's mailbox has %d contacts, want 4", n)
+	}
+}
