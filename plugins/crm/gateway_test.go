@@ -166,6 +166,17 @@ func TestThroughTheGateway(t *testing.T) {
 	if got := g.items(bob, "contact"); len(got) != 1 || got[0].Fields["job_title"].Str() != "Countess" {
 		t.Fatalf("after the owner change bob has %+v", got)
 	}
+	// For alice the contact left her scope: untracked, not deleted.
+	if got := g.items(alice, "contact"); len(got) != 1 {
+		t.Fatalf("after the owner change alice has %d contacts, want her copy kept (a scope exit is no delete)", len(got))
+	}
+	if err := b.call(t.Context(), "PATCH", "contacts("+id+")", map[string]any{"jobtitle": "Duchess"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	g.sync()
+	if a, bb := g.items(alice, "contact"), g.items(bob, "contact"); a[0].Fields["job_title"].Str() != "Countess" || bb[0].Fields["job_title"].Str() != "Duchess" {
+		t.Fatalf("a later CRM edit reached alice (%v) or missed bob (%v): her copy is no longer synced", a[0].Fields["job_title"], bb[0].Fields["job_title"])
+	}
 
 	start := time.Date(2030, 5, 6, 9, 0, 0, 0, time.UTC)
 	if _, err := g.mail.Create(alice, "appointment", "", sdk.Fields{
