@@ -198,4 +198,31 @@ func TestThroughTheGateway(t *testing.T) {
 	if got := g.items(bob, "appointment"); len(got) != 1 || got[0].Fields["subject"].Str() != "planning" {
 		t.Errorf("bob's mailbox has %+v; want the meeting he attends", got)
 	}
+
+	// A service appointment alice schedules with bob as its resource goes
+	// to both calendars, and never back.
+	sa, err := g.org.c.Apply(t.Context(), alice, "service_appointment", []sdk.Op{{Kind: sdk.OpCreate, CorrelationKey: "svc", Fields: sdk.Fields{
+		"subject": sdk.String("install"), "start": sdk.Time(start.Add(24 * time.Hour)), "end": sdk.Time(start.Add(26 * time.Hour)),
+		"resources": sdk.List(sdk.Map(map[string]sdk.Value{"address": sdk.String(bob), "role": sdk.String("resource"), "response": sdk.String("none")})),
+	}}})
+	if err != nil || sa[0].Err != nil {
+		t.Fatal(err, sa[0].Err)
+	}
+	g.sync()
+	for _, who := range []string{alice, bob} {
+		if got := g.items(who, "service_appointment"); len(got) != 1 || got[0].Fields["subject"].Str() != "install" {
+			t.Fatalf("%s's calendar has %+v; want the service appointment", who, got)
+		}
+	}
+	copyOf := g.items(bob, "service_appointment")[0]
+	edited := copyOf.Fields.Clone()
+	edited["subject"] = sdk.String("install (moved by bob)")
+	if _, err := g.mail.Update(bob, "service_appointment", copyOf.ID, copyOf.Version, edited); err != nil {
+		t.Fatal(err)
+	}
+	g.sync()
+	back, err := g.org.c.Fetch(t.Context(), alice, "service_appointment", []string{sa[0].ID})
+	if err != nil || back[0].Err != nil || back[0].Record.Fields["subject"].Str() != "install" {
+		t.Errorf("after bob edited his copy the CRM has %+v (%v); a service appointment flows from the CRM only", back[0], err)
+	}
 }
