@@ -1,0 +1,240 @@
+// Package davtest starts real CalDAV/CardDAV servers (Debian's radicale and
+// xandikos) on 127.0.0.1 with a temporary storage folder, for the caldav
+// connector's tests and benchmark, and makes changes in them as a user's
+// calendar or address book client would: plain PUT and DELETE of
+// hand-written iCalendar and vCard text, sharing no code with the connector.
+package davtest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Server is one running CalDAV/CardDAV server.
+type Server struct {
+	Kind      string // "radicale" or "xandikos"
+	URL       string // http://127.0.0.1:port
+	User      string
+	Password  string
+	Dir       string // its storage folder
+	Calendar  string // the calendar collection for events
+	Tasks     string // the calendar collection for tasks (the same as Calendar on Xandikos)
+	Contacts  string // the address book
+	cmd       *exec.Cmd
+	log       bytes.Buffer
+	http      *http.Client
+	stopped   chan struct{}
+	exitError error
+}
+
+// Packages names the Debian package of each server.
+var Packages = map[string]string{"radicale": "radicale", "xandikos": "xandikos"}
+
+// Start starts the named server ("radicale" or "xandikos") with storage
+// under dir, creates its collections and waits until it answers.
+func Start(kind, dir string) (*Server, error) {
+	bin, err := exec.LookPath(kind)
+	if err != nil {
+		return nil, fmt.Errorf("%s is not installed (Debian package %s): %w", kind, Packages[kind], err)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Kind: kind, URL: fmt.Sprintf("http://127.0.0.1:%d", port), Dir: dir, http: &http.Client{Timeout: 30 * time.Second}}
+	switch kind {
+	case "radicale":
+		s.User, s.Password = "alice", "wonderland"
+		htpasswd := filepath.Join(dir, "htpasswd")
+		if err := os.WriteFile(htpasswd, []byte(s.User+":"+s.Password+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+		s.cmd = exec.Command(bin, "--config", "", "--server-hosts", fmt.Sprintf("127.0.0.1:%d", port),
+			"--auth-type", "htpasswd", "--auth-htpasswd-filename", htpasswd, "--auth-htpasswd-encryption", "plain",
+			"--auth-delay", "0", "--storage-filesystem-folder", filepath.Join(dir, "store"), "--logging-level", "warning")
+		s.Calendar, s.Tasks, s.Contacts = "/alice/calendar/", "/alice/tasks/", "/alice/contacts/"
+	case "xandikos":
+		s.User = "user"
+		s.cmd = exec.Command(bin, "-d", filepath.Join(dir, "store"), "--defaults", "-l", "127.0.0.1", "-p", fmt.Sprint(port))
+		s.Calendar, s.Tasks, s.Contacts = "/user/calendars/calendar/", "/user/calendars/calendar/", "/user/contacts/addressbook/"
+	default:
+		return nil, fmt.Errorf("davtest: no server %q", kind)
+	}
+	if err := s.run(); err != nil {
+		return nil, err
+	}
+	if kind == "radicale" {
+		for _, c := range []struct{ method, href, body string }{
+			{"MKCALENDAR", s.Calendar, mkcalendar("VEVENT")},
+			{"MKCALENDAR", s.Tasks, mkcalendar("VTODO")},
+			{"MKCOL", s.Contacts, `<?xml version="1.0"?><d:mkcol xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav"><d:set><d:prop>` +
+				`<d:resourcetype><d:collection/><card:addressbook/></d:resourcetype></d:prop></d:set></d:mkcol>`},
+		} {
+			if _, _, err := s.Do(context.Background(), c.method, c.href, c.body, map[string]string{"Content-Type": "application/xml"}); err != nil {
+				s.Stop()
+				return nil, err
+			}
+		}
+	}
+	return s, nil
+}
+
+func (s *Server) run() error {
+	s.stopped = make(chan struct{})
+	s.cmd.Stdout, s.cmd.Stderr = &s.log, &s.log
+	if err := s.cmd.Start(); err != nil {
+		return fmt.Errorf("starting %s: %w", s.Kind, err)
+	}
+	stopped := s.stopped
+	go func() { s.exitError = s.cmd.Wait(); close(stopped) }()
+	if err := s.waitReady(); err != nil {
+		s.Stop()
+		return err
+	}
+	return nil
+}
+
+// restart stops the server and starts it again on the same port.
+func (s *Server) restart() error {
+	s.Stop()
+	s.cmd = exec.Command(s.cmd.Path, s.cmd.Args[1:]...)
+	return s.run()
+}
+
+func mkcalendar(comp string) string {
+	return `<?xml version="1.0"?><c:mkcalendar xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:set><d:prop>` +
+		`<c:supported-calendar-component-set><c:comp name="` + comp + `"/></c:supported-calendar-component-set></d:prop></d:set></c:mkcalendar>`
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func (s *Server) waitReady() error {
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.stopped:
+			return fmt.Errorf("%s exited at start: %v\n%s", s.Kind, s.exitError, s.log.String())
+		default:
+		}
+		req, _ := http.NewRequest("OPTIONS", s.URL+"/", nil)
+		if res, err := s.http.Do(req); err == nil {
+			res.Body.Close()
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%s did not answer on %s within 20s:\n%s", s.Kind, s.URL, s.log.String())
+}
+
+// Stop ends the server.
+func (s *Server) Stop() {
+	if s.cmd.Process != nil && s.cmd.ProcessState == nil {
+		s.cmd.Process.Kill()
+		<-s.stopped
+	}
+}
+
+// Log returns what the server printed.
+func (s *Server) Log() string { return s.log.String() }
+
+// Do sends one request as the server's user and returns the status, the
+// headers and the body; a status outside 2xx is an error.
+func (s *Server) Do(ctx context.Context, method, href, body string, header map[string]string) (int, http.Header, error) {
+	req, err := http.NewRequestWithContext(ctx, method, s.URL+href, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	if s.Password != "" {
+		req.SetBasicAuth(s.User, s.Password)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	res, err := s.http.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode/100 != 2 {
+		return res.StatusCode, res.Header, fmt.Errorf("%s %s: %d %s", method, href, res.StatusCode, strings.TrimSpace(string(b)))
+	}
+	return res.StatusCode, res.Header, nil
+}
+
+// ExpireSyncTokens makes the server forget every sync token it issued, as a
+// server does that prunes its change history: Radicale loses the token
+// files of its cache; on Xandikos, whose token is a git tree, each
+// collection's history is cut to its current tree and the rest pruned.
+func (s *Server) ExpireSyncTokens() error {
+	root := filepath.Join(s.Dir, "store")
+	switch s.Kind {
+	case "radicale":
+		dirs, _ := filepath.Glob(filepath.Join(root, "collection-root", "*", "*", ".Radicale.cache", "sync-token"))
+		for _, d := range dirs {
+			if err := os.RemoveAll(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "xandikos":
+		repos, _ := filepath.Glob(filepath.Join(root, "*", "*", "*", ".git"))
+		for _, g := range repos {
+			dir := filepath.Dir(g)
+			script := `set -e
+tree=$(git rev-parse HEAD^{tree})
+c=$(git -c user.name=davtest -c user.email=davtest@example.com commit-tree "$tree" -m "history cut")
+git update-ref HEAD "$c" 2>/dev/null || git update-ref "$(git symbolic-ref HEAD)" "$c"
+git reflog expire --expire=now --all
+git gc -q --prune=now`
+			cmd := exec.Command("sh", "-c", script)
+			cmd.Dir = dir
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("cutting the history of %s: %v\n%s", dir, err, out)
+			}
+		}
+		return s.restart() // it may still hold the pruned objects in memory
+	}
+	return fmt.Errorf("davtest: cannot expire the tokens of %s", s.Kind)
+}
+
+// StartRadicale starts Radicale for a test and stops it at the end. Without
+// the binary the test is skipped, or fails when the environment variable
+// CI is set.
+func StartRadicale(t testing.TB) *Server { return startFor(t, "radicale") }
+
+// StartXandikos starts Xandikos for a test, as StartRadicale.
+func StartXandikos(t testing.TB) *Server { return startFor(t, "xandikos") }
+
+func startFor(t testing.TB, kind string) *Server {
+	t.Helper()
+	if _, err := exec.LookPath(kind); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not installed: install the Debian package %s (.ci/run does)", kind, Packages[kind])
+		}
+		t.Skipf("%s is not installed: apt-get install %s to run this test", kind, Packages[kind])
+	}
+	s, err := Start(kind, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
