@@ -29,7 +29,8 @@ type Config struct {
 	Scope         string // the OAuth2 scope: the org's origin + "/.default"
 	IDColumn      string // the custom column that holds the syncgate id
 	PageSize      int
-	MaxConcurrent int // concurrent requests per Dataverse user
+	MaxConcurrent int    // concurrent requests per Dataverse user
+	WebhookKey    string // what Dataverse webhooks must carry; "" takes none
 }
 
 // A column's logical name: a publisher prefix, an underscore, lower-case
@@ -68,6 +69,7 @@ func parseConfig(f sdk.Fields) (Config, sdk.Diagnostics) {
 		IDColumn:      str("id_column", DefaultIDColumn),
 		PageSize:      num("page_size", DefaultPageSize, 1, maxPageSize),
 		MaxConcurrent: num("max_concurrent_per_user", DefaultMaxConcurrent, 1, 1000),
+		WebhookKey:    f["webhook_key"].Str(),
 	}
 	for _, req := range []struct{ name, val, what string }{
 		{"url", c.URL, "the org's Web API address, e.g. https://contoso.crm.dynamics.com/api/data/v9.2"},

@@ -49,6 +49,12 @@ config {
     default     = 500
     description = "Rows per change-tracking page when the gateway does not ask for a size (1 to 5000)."
   }
+  attribute "webhook_key" {
+    type        = "string"
+    default     = ""
+    sensitive   = true
+    description = "The key Dataverse webhooks to the gateway's /hooks/<endpoint> carry (?code=<key> or an X-Syncgate-Key header); they wake a feed early. Empty: no webhooks."
+  }
   attribute "max_concurrent_per_user" {
     type        = "number"
     default     = 52
