@@ -601,3 +601,37 @@ func TestCheckIDColumn(t *testing.T) {
 		t.Errorf("the scopes are still resolved: %+v", res.Scopes)
 	}
 }
+
+// TestSeededOrg: every item of an org with demo data (contacts, meetings,
+// a series, tasks, a service appointment per user) reads into the
+// canonical schema.
+func TestSeededOrg(t *testing.T) {
+	o := newOrg(t, dataverseemu.Options{Users: []string{alice, "bob@contoso.com"}, Seed: true})
+	for _, feed := range feeds {
+		recs, _, err := drain(t, o.c, feed, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, r := range recs {
+			ids = append(ids, r.ID)
+		}
+		if len(ids) == 0 {
+			t.Errorf("the seeded org has no %s", feed)
+			continue
+		}
+		got, err := o.c.Fetch(t.Context(), alice, feed, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range got {
+			if r.Err != nil {
+				t.Errorf("%s %s: %v", feed, r.ID, r.Err)
+				continue
+			}
+			if ds := sdk.Validate(feed, r.Record.Fields); ds.HasErrors() {
+				t.Errorf("%s %s does not fit the canonical schema: %v", feed, r.ID, ds.Err())
+			}
+		}
+	}
+}
