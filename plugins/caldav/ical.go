@@ -89,6 +89,12 @@ func text(c *ical.Component, name string) string {
 	return p.Value
 }
 
+// setX sets a text property without a VALUE parameter, as clients write
+// the X- properties they add (go-ical's SetText adds VALUE=TEXT to those).
+func setX(c *ical.Component, name, value string) {
+	c.Props.Set(&ical.Prop{Name: name, Params: ical.Params{}, Value: escapeText(value)})
+}
+
 func encodeCal(cal *ical.Calendar) ([]byte, error) {
 	var b bytes.Buffer
 	if err := ical.NewEncoder(&b).Encode(cal); err != nil {
@@ -543,10 +549,10 @@ func writeEvent(it *calItem, entity string, f sdk.Fields, key string, now time.T
 	}
 	m.Props.SetDateTime(ical.PropDateTimeStamp, now.UTC())
 	if key != "" {
-		m.Props.SetText(propID, key)
+		setX(m, propID, key)
 	}
 	if entity == "service_appointment" {
-		m.Props.SetText(propEntity, entity)
+		setX(m, propEntity, entity)
 	}
 	str := func(prop, field string) {
 		if s := f[field].Str(); s != "" {
@@ -568,7 +574,7 @@ func writeEvent(it *calItem, entity string, f sdk.Fields, key string, now time.T
 	zones := map[string]bool{}
 	allDay := f["all_day"].BoolVal() && entity != "task"
 	if allDay && f["start"].Zone() != "" {
-		m.Props.SetText(propZone, f["start"].Zone())
+		setX(m, propZone, f["start"].Zone())
 	}
 	for field, prop := range map[string]string{"start": ical.PropDateTimeStart, "end": ical.PropDateTimeEnd, "due": ical.PropDue} {
 		if v := f[field]; !v.IsNull() && (field != "end" || entity != "task") && (field != "due" || entity == "task") {
@@ -593,7 +599,7 @@ func writeEvent(it *calItem, entity string, f sdk.Fields, key string, now time.T
 			m.Props.SetText(ical.PropStatus, v)
 		}
 		if back, ok := reverse(statuses, statuses[s]); !ok || back != s {
-			m.Props.SetText(propStatus, s)
+			setX(m, propStatus, s)
 		}
 	}
 	str(ical.PropLocation, "location")
@@ -613,7 +619,7 @@ func writeEvent(it *calItem, entity string, f sdk.Fields, key string, now time.T
 	}
 	if s := f["show_as"].Str(); s != "" && entity != "task" {
 		if b, ok := busyStatus[s]; ok {
-			m.Props.SetText(propBusy, b)
+			setX(m, propBusy, b)
 		}
 		m.Props.SetText(ical.PropTransparency, map[bool]string{true: "TRANSPARENT", false: "OPAQUE"}[s == "free"])
 	}
@@ -640,7 +646,9 @@ func writeEvent(it *calItem, entity string, f sdk.Fields, key string, now time.T
 		}
 		m.Props.Set(p)
 	}
-	str(propService, "service")
+	if v := f["service"].Str(); v != "" {
+		setX(m, propService, v)
+	}
 	if entity != "service_appointment" {
 		m.Props.Del(propService)
 	}

@@ -8,10 +8,12 @@ package davtest
 import (
 	"bytes"
 	"context"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -237,4 +239,54 @@ func startFor(t testing.TB, kind string) *Server {
 	}
 	t.Cleanup(s.Stop)
 	return s
+}
+
+// Items returns the text of every member of the collection coll, by href:
+// a PROPFIND for the names, then a GET each.
+func (s *Server) Items(ctx context.Context, coll string) (map[string]string, error) {
+	req, err := http.NewRequestWithContext(ctx, "PROPFIND", s.URL+coll, strings.NewReader(
+		`<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:resourcetype/></d:prop></d:propfind>`))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Depth", "1")
+	req.Header.Set("Content-Type", "application/xml")
+	if s.Password != "" {
+		req.SetBasicAuth(s.User, s.Password)
+	}
+	res, err := s.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	var ms struct {
+		Hrefs []string `xml:"response>href"`
+	}
+	if err := xml.NewDecoder(res.Body).Decode(&ms); err != nil {
+		return nil, fmt.Errorf("PROPFIND %s: %w", coll, err)
+	}
+	out := map[string]string{}
+	for _, h := range ms.Hrefs {
+		if u, err := url.Parse(h); err == nil {
+			h = u.Path
+		}
+		if strings.HasSuffix(h, "/") {
+			continue
+		}
+		greq, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+h, nil)
+		if s.Password != "" {
+			greq.SetBasicAuth(s.User, s.Password)
+		}
+		gres, err := s.http.Do(greq)
+		if err != nil {
+			return nil, err
+		}
+		b, _ := io.ReadAll(gres.Body)
+		gres.Body.Close()
+		if gres.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("GET %s: %d", h, gres.StatusCode)
+		}
+		out[h] = string(b)
+	}
+	return out, nil
 }
