@@ -49,6 +49,9 @@ func Start(kind, dir string) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s is not installed (Debian package %s): %w", kind, Packages[kind], err)
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
 	port, err := freePort()
 	if err != nil {
 		return nil, err
