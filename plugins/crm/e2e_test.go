@@ -15,8 +15,6 @@ import (
 	"github.com/syncgate/syncgate/sdk"
 )
 
-
-
 // TestEndToEnd runs the syncgate binary with the crm plugin against the
 // Dataverse emulator and dir-mailbox as the mailbox side (folders the test
 // reads and writes as the users' mail clients would): a CRM contact reaches
