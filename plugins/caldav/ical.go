@@ -285,7 +285,7 @@ func readEvent(it *calItem) (sdk.Fields, error) {
 	}
 	setStr("subject", ical.PropSummary)
 	if p := m.Props.Get(propAltDesc); p != nil && strings.EqualFold(p.Params.Get(ical.ParamFormatType), "text/html") {
-		f["body"], f["body_type"] = sdk.String(p.Value), sdk.String("html")
+		f["body"], f["body_type"] = sdk.String(text(m, propAltDesc)), sdk.String("html")
 	} else if s := text(m, ical.PropDescription); s != "" {
 		f["body"], f["body_type"] = sdk.String(s), sdk.String("text")
 	}
@@ -382,7 +382,7 @@ func readEvent(it *calItem) (sdk.Fields, error) {
 		f["categories"] = sdk.Strings(cats...)
 	}
 	if p := m.Props.Get(propRegarding); p != nil {
-		r := map[string]sdk.Value{"id": sdk.String(p.Value)}
+		r := map[string]sdk.Value{"id": sdk.String(text(m, propRegarding))}
 		if e := p.Params.Get("X-ENTITY"); e != "" {
 			r["entity"] = sdk.String(e)
 		}
@@ -564,7 +564,7 @@ func writeEvent(it *calItem, entity string, f sdk.Fields, key string, now time.T
 		if f["body_type"].Str() == "html" {
 			p := ical.NewProp(propAltDesc)
 			p.Params.Set(ical.ParamFormatType, "text/html")
-			p.Value = body
+			p.Value = escapeText(body)
 			m.Props.Set(p)
 			m.Props.SetText(ical.PropDescription, htmlToText(body))
 		} else {
@@ -637,7 +637,7 @@ func writeEvent(it *calItem, entity string, f sdk.Fields, key string, now time.T
 	}
 	if r := f["regarding"].MapVal(); r != nil {
 		p := ical.NewProp(propRegarding)
-		p.Value = r["id"].Str()
+		p.Value = escapeText(r["id"].Str())
 		if e := r["entity"].Str(); e != "" {
 			p.Params.Set("X-ENTITY", e)
 		}

@@ -188,7 +188,7 @@ fileext = ".vcf"
 }
 
 func writeSyncgate(o Options, dav *davtest.Server) (cfg, crmDir string, err error) {
-	dir := filepath.Join(o.Dir, "syncgate")
+	dir := filepath.Join(o.Dir, "gateway-run")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", "", err
 	}
