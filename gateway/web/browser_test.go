@@ -200,6 +200,14 @@ func (g *gateway) get(path string, v any) {
 	}
 }
 
+func (g *gateway) post(path string) {
+	g.t.Helper()
+	var res map[string]string
+	if err := g.call(http.MethodPost, path, &res); err != nil {
+		g.t.Fatal(err)
+	}
+}
+
 func (g *gateway) binding(name string) admin.BindingStatus {
 	g.t.Helper()
 	var st admin.Status
@@ -287,7 +295,7 @@ type pageState struct {
 	Refreshes int                 `json:"refreshes"`
 	Bindings  []map[string]string `json:"bindings"`
 	Totals    map[string]string   `json:"totals"`
-	Dead      []string            `json:"dead"`
+	Dead      []map[string]string `json:"dead"`
 	Blocked   []map[string]string `json:"blocked"`
 	Recent    []string            `json:"recent"`
 	Message   string              `json:"message"`
@@ -301,7 +309,7 @@ const readPage = `(() => {
       ...fields(r), binding: r.dataset.binding, row_health: r.dataset.health,
       last_cycle_time: r.querySelector("[data-field=last_cycle]").dataset.time })),
     totals: Object.fromEntries(["bindings", "queued", "blocked", "dead-letters"].map((k) => [k, document.getElementById("total-" + k).textContent])),
-    dead: [...document.querySelectorAll("#dead-letters tbody tr[data-seq]")].map((r) => r.dataset.binding + "/" + r.dataset.seq),
+    dead: [...document.querySelectorAll("#dead-letters tbody tr[data-seq]")].map((r) => ({ ...fields(r), key: r.dataset.binding + "/" + r.dataset.seq })),
     blocked: [...document.querySelectorAll("#blocked tbody tr[data-seq]")].map((r) => ({ ...fields(r), key: r.dataset.binding + "/" + r.dataset.seq })),
     recent: [...document.querySelectorAll("#recent tbody tr[data-action]")].map((r) => r.dataset.action),
     message: document.querySelector("#message").textContent,
@@ -320,28 +328,25 @@ func (g *gateway) expected() pageState {
 	g.get("/v1/dead-letters", &dead)
 	g.get("/v1/blocked", &blocked)
 	g.get("/v1/recent", &recent)
-	want := pageState{Totals: map[string]string{"bindings": strconv.Itoa(len(st.Bindings))}, Dead: []string{}, Blocked: []map[string]string{}, Recent: []string{}}
+	want := pageState{Totals: map[string]string{"bindings": strconv.Itoa(len(st.Bindings))}, Dead: []map[string]string{}, Blocked: []map[string]string{}, Recent: []string{}}
 	var queued, nblocked, ndead int
 	for _, b := range st.Bindings {
 		queued, nblocked, ndead = queued+b.Queued, nblocked+b.Blocked, ndead+b.DeadLetters
 		row := map[string]string{"binding": b.Name, "name": b.Name,
 			"queued": strconv.Itoa(b.Queued), "retrying": strconv.Itoa(b.Retrying),
 			"blocked": strconv.Itoa(b.Blocked), "dead_letters": strconv.Itoa(b.DeadLetters)}
-		var sum engine.Counters
+		sums := map[string]int{}
 		var last time.Time
 		for _, c := range b.Entities {
-			sum.Collected += c.Collected
-			sum.Created += c.Created
-			sum.Updated += c.Updated
-			sum.Deleted += c.Deleted
-			sum.Conflicts += c.Conflicts
-			sum.Errors += c.Errors
+			for k, n := range map[string]int{"collected": c.Collected, "created": c.Created, "updated": c.Updated,
+				"deleted": c.Deleted, "conflicts": c.Conflicts, "errors": c.Errors} {
+				sums[k] += n
+			}
 			if c.LastCycle.After(last) {
 				last = c.LastCycle
 			}
 		}
-		for k, n := range map[string]int{"collected": sum.Collected, "created": sum.Created, "updated": sum.Updated,
-			"deleted": sum.Deleted, "conflicts": sum.Conflicts, "errors": sum.Errors} {
+		for k, n := range sums {
 			row[k] = strconv.Itoa(n)
 		}
 		if !last.IsZero() {
@@ -351,10 +356,13 @@ func (g *gateway) expected() pageState {
 	}
 	want.Totals["queued"], want.Totals["blocked"], want.Totals["dead-letters"] = strconv.Itoa(queued), strconv.Itoa(nblocked), strconv.Itoa(ndead)
 	for _, d := range dead {
-		want.Dead = append(want.Dead, fmt.Sprintf("%s/%d", d.Change.Binding, d.Change.Seq))
+		c := d.Change
+		want.Dead = append(want.Dead, map[string]string{"key": fmt.Sprintf("%s/%d", c.Binding, c.Seq),
+			"entity": c.Ref.Entity, "item": c.Ref.ID, "side": string(c.Side), "kind": c.Kind.String(), "error": d.Error})
 	}
 	for _, b := range blocked {
-		want.Blocked = append(want.Blocked, map[string]string{"key": fmt.Sprintf("%s/%d", b.Change.Binding, b.Change.Seq), "rule": b.Rule, "action": b.Action})
+		want.Blocked = append(want.Blocked, map[string]string{"key": fmt.Sprintf("%s/%d", b.Change.Binding, b.Change.Seq),
+			"entity": b.Change.Ref.Entity, "item": b.Item, "side": string(b.Change.Side), "op": b.Op, "rule": b.Rule, "action": b.Action})
 	}
 	for _, ev := range recent[:min(len(recent), 50)] {
 		want.Recent = append(want.Recent, ev.Action)
@@ -389,24 +397,28 @@ func mismatch(got, want pageState) string {
 			diffs = append(diffs, fmt.Sprintf("total %s: page %q, API %q", k, got.Totals[k], v))
 		}
 	}
-	if !slices.Equal(got.Dead, want.Dead) {
-		diffs = append(diffs, fmt.Sprintf("dead letters: page %v, API %v", got.Dead, want.Dead))
-	}
-	if len(got.Blocked) != len(want.Blocked) {
-		diffs = append(diffs, fmt.Sprintf("blocked: page %v, API %v", got.Blocked, want.Blocked))
-	} else {
-		for i, w := range want.Blocked {
-			for k, v := range w {
-				if got.Blocked[i][k] != v {
-					diffs = append(diffs, fmt.Sprintf("blocked %s %s: page %q, API %q", w["key"], k, got.Blocked[i][k], v))
-				}
-			}
-		}
-	}
+	diffs = append(diffs, mismatchRows("dead letter", got.Dead, want.Dead)...)
+	diffs = append(diffs, mismatchRows("blocked change", got.Blocked, want.Blocked)...)
 	if !slices.Equal(got.Recent, want.Recent) {
 		diffs = append(diffs, fmt.Sprintf("recent changes: page %v, API %v", got.Recent, want.Recent))
 	}
 	return strings.Join(diffs, "\n")
+}
+
+// mismatchRows compares the rows of a list on the page with the API's.
+func mismatchRows(what string, got, want []map[string]string) []string {
+	if len(got) != len(want) {
+		return []string{fmt.Sprintf("%ss: page %v, API %v", what, got, want)}
+	}
+	var diffs []string
+	for i, w := range want {
+		for k, v := range w {
+			if got[i][k] != v {
+				diffs = append(diffs, fmt.Sprintf("%s %s %s: page %q, API %q", what, w["key"], k, got[i][k], v))
+			}
+		}
+	}
+	return diffs
 }
 
 // matchAPI waits for a refresh of the page that shows what the API says:
@@ -435,9 +447,8 @@ func TestPageInBrowser(t *testing.T) {
 	began := time.Now()
 	browser := chromium(t)
 	g := newGateway(t)
-	t.Logf("built in %s", time.Since(began))
 	g.setUp()
-	t.Logf("set up in %s", time.Since(began))
+	t.Logf("gateway built, synced and restarted in %s", time.Since(began))
 
 	// Headless and without /dev/shm come with the defaults; no sandbox,
 	// since CI may run as root.
@@ -446,7 +457,7 @@ func TestPageInBrowser(t *testing.T) {
 	defer cancelAlloc()
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 45*time.Second)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
 	defer cancelTimeout()
 	base := "http://" + g.addr + "/"
 
@@ -495,9 +506,19 @@ func TestPageInBrowser(t *testing.T) {
 	if !slices.Contains(got.Recent, "created") || !slices.Contains(got.Recent, "blocked") {
 		t.Fatalf("recent changes %v", got.Recent)
 	}
+	checkDerivations(t, tab)
+
+	// A paused binding shows as paused, with its reason.
+	g.post("/v1/bindings/alice/pause?reason=moving%20offices")
+	waitPage(t, tab, "the paused binding", `document.querySelector("#bindings tr[data-binding=alice]").dataset.health === "paused"`)
+	if reason, err := chromedp.Run(tab, chromedp.Text(chromedp.CSS(`#bindings tr[data-binding=alice] [data-field=reason]`))); err != nil || reason != "moving offices" {
+		t.Fatalf("paused binding's reason: %q %v", reason, err)
+	}
+	g.post("/v1/bindings/alice/resume")
+	waitPage(t, tab, "the resumed binding", `document.querySelector("#bindings tr[data-binding=alice]").dataset.health === "failing"`)
 
 	// Retry one dead letter: it goes back into the queue.
-	retried, dropped := got.Dead[0], got.Dead[1]
+	retried, dropped := got.Dead[0]["key"], got.Dead[1]["key"]
 	button := func(action, key string) string {
 		b, seq, _ := strings.Cut(key, "/")
 		return fmt.Sprintf(`#dead-letters button[data-action=%q][data-binding=%q][data-seq=%q]`, action, b, seq)
@@ -537,5 +558,77 @@ func TestPageInBrowser(t *testing.T) {
 	got = matchAPI(t, tab, g)
 	if len(got.Dead) != 0 || !strings.Contains(got.Message, "dropped") {
 		t.Fatalf("after the drop the page shows %+v", got)
+	}
+
+	// Opened with no token, the page asks for one.
+	bare, cancelBare := chromedp.NewContext(ctx)
+	defer cancelBare()
+	if err := chromedp.Do(bare, chromedp.Navigate(base), chromedp.WaitVisible(chromedp.CSS("#auth"))); err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := chromedp.Run(bare, chromedp.Text(chromedp.CSS("#auth-message"))); err != nil || !strings.Contains(msg, "needs the gateway's admin token") || !strings.Contains(msg, "admin.token") {
+		t.Fatalf("page without a token: %q %v", msg, err)
+	}
+
+	// The gateway stops: the page says so at its next refresh.
+	g.stop()
+	waitPage(t, tab, "the page to notice the gateway is gone",
+		`document.querySelector("#state").dataset.state === "error" && document.querySelector("#state").textContent.includes("does not answer")`)
+}
+
+// waitPage waits until a JavaScript condition holds in the page.
+func waitPage(t *testing.T, ctx context.Context, what, cond string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](cond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// checkDerivations runs the page's own functions on made-up statuses: each
+// health a binding can have, endpoint trouble, and relative times.
+func checkDerivations(t *testing.T, ctx context.Context) {
+	t.Helper()
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[[][]string](`[
+  health({paused: true, paused_reason: "moving offices", retrying: 1, queued: 4}, []),
+  health({paused: true}, []),
+  health({retrying: 1, queued: 1}, []),
+  health({dead_letters: 2, blocked: 1}, []),
+  health({queued: 0}, ["endpoint crm held: secret refused"]),
+  health({blocked: 1, queued: 3}, []),
+  health({queued: 3}, []),
+  health({queued: 0, retrying: 0, blocked: 0, dead_letters: 0}, []),
+  troubleOf({held_endpoints: {crm: "secret refused"}, endpoints: [
+    {endpoint: "crm", state: "running"}, {endpoint: "mail", state: "crash_looping", last_error: "exit status 2"}, {endpoint: "x", state: "restarting"}]}),
+  [ago("0001-01-01T00:00:00Z"), ago(new Date(Date.now() - 5000).toISOString()), ago(new Date(Date.now() - 125000).toISOString()),
+   ago(new Date(Date.now() - 3 * 3600000).toISOString()), ago(new Date(Date.now() - 50 * 3600000).toISOString())],
+]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{
+		{"paused", "moving offices"},
+		{"paused", "paused"},
+		{"failing", "1 retrying"},
+		{"failing", "2 dead letters"},
+		{"failing", "endpoint crm held: secret refused"},
+		{"blocked", "1 blocked changes"},
+		{"syncing", "3 queued"},
+		{"in-sync", ""},
+		{"endpoint crm held: secret refused", "endpoint mail crash-looping: exit status 2"},
+		{"never", "5 s ago", "2 min ago", "3 h ago", "2 d ago"},
+	}
+	if !slices.EqualFunc(got, want, slices.Equal) {
+		t.Fatalf("the page derives\n%q\nwant\n%q", got, want)
 	}
 }

@@ -12,6 +12,7 @@ const TOKEN_HELP = "The token is in the file admin.token in the gateway's data_d
 
 let timer = null;
 let refreshes = 0;
+let generation = 0;
 let busy = false;
 
 class AuthError extends Error {}
@@ -145,6 +146,11 @@ function sumEntities(entities) {
   return { sum, last, lastError };
 }
 
+// errCell shows an error in at most three lines; the title has all of it.
+function errCell(field, text) {
+  return el("td", { class: "err", "data-field": field, title: text || null }, el("div", { class: "clamp" }, text || ""));
+}
+
 function num(field, n) {
   return el("td", { class: "n", "data-field": field }, String(n));
 }
@@ -168,7 +174,7 @@ function drawBindings(st) {
       num("queued", b.queued), num("retrying", b.retrying), num("blocked", b.blocked), num("dead_letters", b.dead_letters),
       lastCell,
       ...COUNTERS.map((k) => num(k, sum[k])),
-      el("td", { class: "err", "data-field": "last_error" }, lastError));
+      errCell("last_error", lastError));
   });
   fill("#bindings", rows, 14, "No bindings are configured.");
   const total = (k) => (st.bindings || []).reduce((n, b) => n + b[k], 0);
@@ -180,16 +186,24 @@ function drawBindings(st) {
   const held = st.held_endpoints || {};
   fill("#endpoints", (st.endpoints || []).map((ep) => el("tr", { "data-endpoint": ep.endpoint, "data-state": ep.state },
     el("td", {}, ep.endpoint), el("td", { "data-field": "state" }, ep.state.replace("_", " ")),
-    num("restarts", ep.restarts), el("td", { class: "err", "data-field": "held" }, held[ep.endpoint] || ""),
-    el("td", { class: "err", "data-field": "last_error" }, ep.last_error || ""))), 5, "No connectors are running.");
+    num("restarts", ep.restarts), errCell("held", held[ep.endpoint]),
+    errCell("last_error", ep.last_error))), 5, "No connectors are running.");
 }
+
+// The sync table's change kinds, as sdk.ChangeKind numbers them.
+const KINDS = { 1: "upsert", 2: "delete", 3: "scope_exit" };
+
+// A change's item reference; store.ItemRef has no JSON names of its own.
+const refOf = (c) => ({ entity: c.ref.Entity, id: c.ref.ID });
 
 function drawDeadLetters(list) {
   fill("#dead-letters", list.map((d) => {
-    const c = d.change;
+    const c = d.change, ref = refOf(c);
     return el("tr", { "data-binding": c.binding, "data-seq": String(c.seq) },
-      el("td", {}, c.binding), el("td", { class: "n" }, String(c.seq)), el("td", {}, c.ref.entity), el("td", {}, c.side),
-      el("td", { class: "mono" }, c.ref.id), el("td", {}, c.kind), el("td", { class: "err" }, d.error), el("td", {}, when(d.at)),
+      el("td", {}, c.binding), el("td", { class: "n" }, String(c.seq)), el("td", { "data-field": "entity" }, ref.entity),
+      el("td", { "data-field": "side" }, c.side), el("td", { class: "mono", "data-field": "item" }, ref.id),
+      el("td", { "data-field": "kind" }, KINDS[c.kind] || String(c.kind)),
+      errCell("error", d.error), el("td", {}, when(d.at)),
       el("td", { class: "actions" },
         el("button", { type: "button", "data-action": "retry", "data-binding": c.binding, "data-seq": String(c.seq) }, "Retry"), " ",
         el("button", { type: "button", "data-action": "drop", "data-binding": c.binding, "data-seq": String(c.seq) }, "Drop")));
@@ -198,8 +212,9 @@ function drawDeadLetters(list) {
 
 function drawBlocked(list) {
   fill("#blocked", list.map((b) => el("tr", { "data-binding": b.change.binding, "data-seq": String(b.change.seq) },
-    el("td", {}, b.change.binding), el("td", {}, b.change.ref.entity), el("td", {}, b.change.side),
-    el("td", { class: "mono" }, b.item || b.change.ref.id), el("td", {}, b.op),
+    el("td", {}, b.change.binding), el("td", { "data-field": "entity" }, refOf(b.change).entity),
+    el("td", { "data-field": "side" }, b.change.side),
+    el("td", { class: "mono", "data-field": "item" }, b.item || refOf(b.change).id), el("td", { "data-field": "op" }, b.op),
     el("td", { "data-field": "rule" }, b.rule), el("td", { "data-field": "action" }, b.action), el("td", {}, when(b.at)))),
   8, "No blocked changes.");
 }
@@ -211,12 +226,17 @@ function drawRecent(list) {
   6, "Nothing has changed since the gateway started.");
 }
 
+// refresh reads everything and draws it. Calls may overlap (the timer, an
+// action, a new token): only the latest one draws, and only it sets the
+// next timer, so there is one polling loop and stale answers are dropped.
 async function refresh() {
   clearTimeout(timer);
+  const mine = ++generation;
   try {
     const [st, dead, blocked, recent] = await Promise.all([
       api("GET", "/v1/status"), api("GET", "/v1/dead-letters"), api("GET", "/v1/blocked"), api("GET", "/v1/recent"),
     ]);
+    if (mine !== generation) return;
     $("#auth").hidden = true;
     $("#dashboard").hidden = false;
     drawBindings(st);
@@ -229,12 +249,14 @@ async function refresh() {
     r.textContent = "updated " + new Date().toLocaleTimeString();
     setState("ok", "Connected");
   } catch (e) {
+    if (mine !== generation) return;
     if (e instanceof AuthError) {
       showAuth(e.message);
       return; // no polling with a token that cannot work
     }
     setState("error", e.message);
   }
+  clearTimeout(timer);
   timer = setTimeout(refresh, REFRESH_MS);
 }
 
