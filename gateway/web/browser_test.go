@@ -574,6 +574,18 @@ func TestPageInBrowser(t *testing.T) {
 		t.Fatalf("after the drop the page shows %+v", got)
 	}
 
+	// An action the gateway refuses (here a dead letter that is gone, as
+	// when another operator dealt with it first) is shown as an error.
+	if err := chromedp.Do(tab, chromedp.Evaluate[chromedp.Void](`(() => {
+  const b = document.createElement("button");
+  Object.assign(b.dataset, { action: "retry", binding: "alice", seq: "999999" });
+  act(b);
+})()`)); err != nil {
+		t.Fatal(err)
+	}
+	waitPage(t, tab, "the refused retry's message",
+		`document.querySelector("#message").dataset.kind === "error" && document.querySelector("#message").textContent.includes("no dead letter 999999")`)
+
 	// Opened with no token, the page asks for one.
 	bare, cancelBare := chromedp.NewContext(ctx)
 	defer cancelBare()
