@@ -70,6 +70,12 @@ func newGateway(t *testing.T) *gateway {
 	if err := build.Start(); err != nil {
 		t.Fatal(err)
 	}
+	defer func() { // when the connectors' build failed
+		if build.ProcessState == nil {
+			build.Process.Kill()
+			build.Wait()
+		}
+	}()
 	pluginDir, lockFile := testplugins.Build(t)
 	if err := build.Wait(); err != nil {
 		t.Fatalf("build: %v\n%s", err, buildOut.String())
@@ -177,7 +183,7 @@ func (g *gateway) stop() {
 
 func (g *gateway) waitFor(what string, cond func() bool) {
 	g.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			g.t.Fatalf("timed out waiting for %s; gateway log:\n%s", what, g.logs())
