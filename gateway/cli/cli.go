@@ -54,7 +54,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(versionCmd(), validateCmd(), pluginsCmd(), explainCmd(), runCmd(), statusCmd(), pauseCmd(), resumeCmd(), backupCmd(), deadLettersCmd(), planCmd(), resyncCmd(), undeleteCmd())
+	root.AddCommand(versionCmd(), validateCmd(), pluginsCmd(), explainCmd(), runCmd(), statusCmd(), pauseCmd(), resumeCmd(), backupCmd(), deadLettersCmd(), planCmd(), resyncCmd(), undeleteCmd(), benchCmd())
 	return root
 }
 
