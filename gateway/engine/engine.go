@@ -290,7 +290,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		if conn == nil {
 			return nil, fmt.Errorf("endpoint %q has no connection", ep)
 		}
-		res, err := conn.Check(ctx, list)
+		res, err := checkScopes(ctx, conn, list, opts.FailFor)
 		if err != nil {
 			return nil, fmt.Errorf("endpoint %q: check: %w", ep, err)
 		}
@@ -333,6 +333,29 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// checkScopes asks a connector to resolve its binding scopes. A plugin that
+// is down (crashed, being restarted by its supervisor) is asked again every
+// half second for up to failFor (default 2 minutes); the connector's own
+// answer, such as refused credentials, is final.
+func checkScopes(ctx context.Context, conn Conn, scopes []string, failFor time.Duration) (sdk.CheckResult, error) {
+	if failFor <= 0 {
+		failFor = 2 * time.Minute
+	}
+	deadline := time.Now().Add(failFor)
+	for {
+		res, err := conn.Check(ctx, scopes)
+		var typed *sdk.Error
+		if err == nil || errors.As(err, &typed) || time.Now().After(deadline) {
+			return res, err
+		}
+		select {
+		case <-ctx.Done():
+			return res, err
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // entities are those both sides of the binding declare.

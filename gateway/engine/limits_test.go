@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -65,5 +66,36 @@ func TestLimitsPerEndpointAndScope(t *testing.T) {
 	}
 	if len(l.all) != 0 || len(l.scopes["alice"]) != 0 {
 		t.Errorf("slots left taken: endpoint %d, alice %d", len(l.all), len(l.scopes["alice"]))
+	}
+}
+
+// flakyCheck fails its first Checks the way a restarting plugin does.
+type flakyCheck struct {
+	Conn
+	failures int
+	err      error
+	calls    int
+}
+
+func (f *flakyCheck) Check(ctx context.Context, scopes []string) (sdk.CheckResult, error) {
+	f.calls++
+	if f.calls <= f.failures {
+		return sdk.CheckResult{}, f.err
+	}
+	return sdk.CheckResult{}, nil
+}
+
+func TestCheckWaitsForARestartingPlugin(t *testing.T) {
+	down := &flakyCheck{failures: 2, err: errors.New("connector unavailable")}
+	if _, err := checkScopes(t.Context(), down, []string{"alice"}, time.Minute); err != nil || down.calls != 3 {
+		t.Fatalf("after two failures: %v, %d calls", err, down.calls)
+	}
+	refused := &flakyCheck{failures: 5, err: sdk.NewError(sdk.ErrAuth, "invalid client secret")}
+	if _, err := checkScopes(t.Context(), refused, []string{"alice"}, time.Minute); !sdk.IsKind(err, sdk.ErrAuth) || refused.calls != 1 {
+		t.Fatalf("refused credentials: %v after %d calls, want the auth error at once", err, refused.calls)
+	}
+	gone := &flakyCheck{failures: 100, err: errors.New("connector unavailable")}
+	if _, err := checkScopes(t.Context(), gone, []string{"alice"}, 600*time.Millisecond); err == nil {
+		t.Fatal("a plugin that never came back passed the check")
 	}
 }
