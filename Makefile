@@ -30,19 +30,15 @@ build:
 	$(GO) build -o $(BIN)/dirctl ./examples/dirconnector/cmd/dirctl
 	$(BIN)/syncgate plugins lock --plugin-dir $(BIN)/plugins --lock-file $(BIN)/connectors.lock.hcl
 
-# The main job on the example setup: both sides are folders of the example
-# directory connector (bin/data/dir), seeded with a few items the first time;
-# the gateway runs with real plugin processes until Ctrl-C.
-RUN_CONFIG ?= examples/dir/syncgate.hcl
+# The main job on one machine (examples/quickstart/README.md): the Graph and
+# Dataverse emulators seeded with demo data, the gateway with the quick-start
+# config, the initial sync's progress, then syncing until Ctrl-C, which stops
+# every process. RUN_FLAGS passes flags to bin/quickstart (-h lists them).
+RUN_CONFIG ?= examples/quickstart/syncgate.hcl
+RUN_FLAGS  ?=
 run: build
-	$(BIN)/syncgate validate -config $(RUN_CONFIG)
-	@if [ ! -d $(BIN)/data/dir/crm ]; then \
-		echo "seeding bin/data/dir with demo items"; \
-		$(BIN)/dirctl -dir $(BIN)/data/dir/crm create -scope alice@example.com -entity contact given_name=Ada surname=Lovelace >/dev/null; \
-		$(BIN)/dirctl -dir $(BIN)/data/dir/crm create -scope bob@example.com -entity contact given_name=Alan surname=Turing >/dev/null; \
-		$(BIN)/dirctl -dir $(BIN)/data/dir/mailboxes create -scope alice@example.com -entity contact given_name=Grace surname=Hopper >/dev/null; \
-	fi
-	$(BIN)/syncgate run -config $(RUN_CONFIG)
+	$(GO) build -o $(BIN)/quickstart ./examples/quickstart/cmd/quickstart
+	@$(BIN)/quickstart -config $(RUN_CONFIG) -bin $(BIN) $(RUN_FLAGS)
 
 test:
 	$(GO) vet ./...
