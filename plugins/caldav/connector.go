@@ -44,6 +44,7 @@ type Connector struct {
 	log    sdk.Logger
 	colls  []collection // discovered lazily, once per Configure
 	rounds roundCache
+	bodies bodyCache
 }
 
 var (
@@ -78,7 +79,7 @@ type config struct {
 	timeout      time.Duration
 }
 
-func strings_(v sdk.Value) []string {
+func stringList(v sdk.Value) []string {
 	var out []string
 	for _, x := range v.ListVal() {
 		if s := strings.TrimSpace(x.Str()); s != "" {
@@ -91,8 +92,8 @@ func strings_(v sdk.Value) []string {
 // Configure checks the settings; the server is first asked in Check.
 func (c *Connector) Configure(_ context.Context, env sdk.Env, f sdk.Fields) sdk.Diagnostics {
 	var ds sdk.Diagnostics
-	cfg := &config{username: f["username"].Str(), password: f["password"].Str(), calendars: strings_(f["calendars"]),
-		addressBooks: strings_(f["address_books"]), timeout: 60 * time.Second}
+	cfg := &config{username: f["username"].Str(), password: f["password"].Str(), calendars: stringList(f["calendars"]),
+		addressBooks: stringList(f["address_books"]), timeout: 5 * time.Minute}
 	u, err := url.Parse(strings.TrimSpace(f["url"].Str()))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		ds = append(ds, sdk.Errorf([]string{"url"}, "not a server address", "want http(s)://host[:port]/path, got %q", f["url"].Str()))
@@ -242,6 +243,10 @@ func (c *Connector) Fetch(ctx context.Context, scope, entity string, ids []strin
 			out[i].Err = sdk.NewError(sdk.ErrNotFound, "%s is in none of the account's collections for %s", id, entity)
 			continue
 		}
+		if m, ok := c.bodies.take(id); ok {
+			out[i].Record, out[i].Err = toResult(entity, m)
+			continue
+		}
 		byColl[col.Href] = append(byColl[col.Href], i)
 		kinds[col.Href] = col.Kind
 	}
@@ -262,12 +267,7 @@ func (c *Connector) Fetch(ctx context.Context, scope, entity string, ids []strin
 					out[i].Err = sdk.NewError(sdk.ErrNotFound, "%s: no such item", ids[i])
 					continue
 				}
-				rec, err := toRecord(entity, m)
-				if err != nil {
-					out[i].Err = sdk.AsError(err)
-					continue
-				}
-				out[i].Record = rec
+				out[i].Record, out[i].Err = toResult(entity, m)
 			}
 		}
 	}
@@ -292,6 +292,14 @@ func owner(colls []collection, entity, id string) (collection, bool) {
 		}
 	}
 	return collection{}, false
+}
+
+func toResult(entity string, m member) (*sdk.Record, *sdk.Error) {
+	rec, err := toRecord(entity, m)
+	if err != nil {
+		return nil, sdk.AsError(err)
+	}
+	return rec, nil
 }
 
 // toRecord parses a member as entity; a member of another entity is not
@@ -342,6 +350,7 @@ func (c *Connector) Apply(ctx context.Context, scope, entity string, ops []sdk.O
 	}
 	out := make([]sdk.OpResult, len(ops))
 	for i, op := range ops {
+		c.bodies.drop(op.ID)
 		var err error
 		switch op.Kind {
 		case sdk.OpCreate:

@@ -231,7 +231,7 @@ func (c *Connector) readFeed(ctx context.Context, feed sdk.Feed, cursor sdk.Curs
 		var err error
 		if col.Sync {
 			var tok string
-			members, tok, err = cl.syncCollection(ctx, col.Href, cc.Token, col.Kind, col.Kind == kindCalendar)
+			members, tok, err = cl.syncCollection(ctx, col.Href, cc.Token, col.Kind, true)
 			if err != nil {
 				return nil, syncError(feed, col, cc.Token, err)
 			}
@@ -244,7 +244,7 @@ func (c *Connector) readFeed(ctx context.Context, feed sdk.Feed, cursor sdk.Curs
 			}
 			next.Colls[col.Href] = collCursor{Snap: snap}
 		}
-		recs, err := records(ctx, cl, feed.Name, col, members)
+		recs, err := records(ctx, cl, feed.Name, col, members, &c.bodies)
 		if err != nil {
 			return nil, err
 		}
@@ -310,12 +310,13 @@ func (c *Connector) compareEtags(ctx context.Context, cl *client, feed sdk.Feed,
 }
 
 // records turns a collection's changed members into change records of
-// entity. Calendar members are read (their bodies came with the REPORT, or
-// are fetched) to tell appointments, service appointments and tasks apart
-// and to carry the syncgate id; a removed member is a delete in every
-// calendar feed, since its body is gone.
-func records(ctx context.Context, cl *client, entity string, col collection, members []member) ([]sdk.ChangeRecord, error) {
-	if col.Kind == kindCalendar {
+// entity. Members are read (their bodies came with the REPORT, or are
+// fetched in multiget batches) to tell appointments, service appointments
+// and tasks apart, to carry the syncgate id, and to serve the Fetch that
+// follows from memory; a removed member is a delete in every calendar feed,
+// since its body is gone.
+func records(ctx context.Context, cl *client, entity string, col collection, members []member, bodies *bodyCache) ([]sdk.ChangeRecord, error) {
+	{
 		var need []string
 		for _, m := range members {
 			if !m.Gone && m.Data == "" {
@@ -342,9 +343,18 @@ func records(ctx context.Context, cl *client, entity string, col collection, mem
 	now := time.Now().UTC()
 	for _, m := range members {
 		rec := sdk.ChangeRecord{Entity: entity, ID: m.Href, Kind: sdk.ChangeUpsert, Version: m.ETag, Modified: now}
+		if m.Gone {
+			bodies.drop(m.Href)
+		} else {
+			bodies.put(m)
+		}
 		switch {
 		case m.Gone:
 			rec.Kind, rec.Version = sdk.ChangeDelete, ""
+		case col.Kind == kindAddressBook:
+			if card, err := parseCard(m.Data); err == nil {
+				rec.CorrelationKey = cardKey(card)
+			}
 		case col.Kind == kindCalendar:
 			it, err := parseCal(m.Data)
 			if err != nil || it.entity != entity {
@@ -360,4 +370,65 @@ func records(ctx context.Context, cl *client, entity string, col collection, mem
 		out = append(out, rec)
 	}
 	return out, nil
+}
+
+// bodyCache keeps the bodies that the last rounds read, so that the Fetch
+// the gateway sends right after a round costs no request: an entry serves
+// one Fetch, within bodyTTL of its round, and a write through Apply drops
+// it. What it serves is the item as the round saw it, with that version: a
+// change since then has its own record in the next round.
+type bodyCache struct {
+	mu sync.Mutex
+	m  map[string]cachedBody
+	n  int // bytes held
+}
+
+type cachedBody struct {
+	m  member
+	at time.Time
+}
+
+const (
+	bodyTTL      = 10 * time.Minute
+	bodyMaxBytes = 64 << 20
+)
+
+func (b *bodyCache) put(m member) {
+	if m.Data == "" || m.ETag == "" {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.m == nil {
+		b.m = map[string]cachedBody{}
+	}
+	if old, ok := b.m[m.Href]; ok {
+		b.n -= len(old.m.Data)
+	}
+	if b.n+len(m.Data) > bodyMaxBytes {
+		return
+	}
+	b.m[m.Href] = cachedBody{m: m, at: time.Now()}
+	b.n += len(m.Data)
+}
+
+// take returns and forgets a body read within bodyTTL.
+func (b *bodyCache) take(href string) (member, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.m[href]
+	if ok {
+		delete(b.m, href)
+		b.n -= len(e.m.Data)
+	}
+	return e.m, ok && time.Since(e.at) < bodyTTL
+}
+
+func (b *bodyCache) drop(href string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e, ok := b.m[href]; ok {
+		delete(b.m, href)
+		b.n -= len(e.m.Data)
+	}
 }

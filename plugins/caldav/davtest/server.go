@@ -28,7 +28,8 @@ type Server struct {
 	URL       string // http://127.0.0.1:port
 	User      string
 	Password  string
-	Dir       string // its storage folder
+	Dir       string // its folder: the password file, and the storage when Store is not apart
+	Store     string // its storage folder
 	Calendar  string // the calendar collection for events
 	Tasks     string // the calendar collection for tasks (the same as Calendar on Xandikos)
 	Contacts  string // the address book
@@ -36,6 +37,7 @@ type Server struct {
 	log       bytes.Buffer
 	http      *http.Client
 	stopped   chan struct{}
+	shm       bool
 	exitError error
 }
 
@@ -56,7 +58,13 @@ func Start(kind, dir string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Kind: kind, URL: fmt.Sprintf("http://127.0.0.1:%d", port), Dir: dir, http: &http.Client{Timeout: 30 * time.Second}}
+	s := &Server{Kind: kind, URL: fmt.Sprintf("http://127.0.0.1:%d", port), Dir: dir, Store: filepath.Join(dir, "store"), http: &http.Client{Timeout: 10 * time.Minute}}
+	// The storage goes to memory where there is a tmpfs: both servers fsync
+	// every file they write (Radicale each cache entry too), which tests
+	// and the benchmark, timing the clients, do not need.
+	if shm, err := os.MkdirTemp("/dev/shm", "davtest-"+kind+"-"); err == nil {
+		s.Store, s.shm = shm, true
+	}
 	switch kind {
 	case "radicale":
 		s.User, s.Password = "alice", "wonderland"
@@ -66,16 +74,17 @@ func Start(kind, dir string) (*Server, error) {
 		}
 		s.cmd = exec.Command(bin, "--config", "", "--server-hosts", fmt.Sprintf("127.0.0.1:%d", port),
 			"--auth-type", "htpasswd", "--auth-htpasswd-filename", htpasswd, "--auth-htpasswd-encryption", "plain",
-			"--auth-delay", "0", "--storage-filesystem-folder", filepath.Join(dir, "store"), "--logging-level", "warning")
+			"--auth-delay", "0", "--storage-filesystem-folder", s.Store, "--logging-level", "warning")
 		s.Calendar, s.Tasks, s.Contacts = "/alice/calendar/", "/alice/tasks/", "/alice/contacts/"
 	case "xandikos":
 		s.User = "user"
-		s.cmd = exec.Command(bin, "-d", filepath.Join(dir, "store"), "--defaults", "-l", "127.0.0.1", "-p", fmt.Sprint(port))
+		s.cmd = exec.Command(bin, "-d", s.Store, "--defaults", "-l", "127.0.0.1", "-p", fmt.Sprint(port))
 		s.Calendar, s.Tasks, s.Contacts = "/user/calendars/calendar/", "/user/calendars/calendar/", "/user/contacts/addressbook/"
 	default:
 		return nil, fmt.Errorf("davtest: no server %q", kind)
 	}
 	if err := s.run(); err != nil {
+		s.Stop()
 		return nil, err
 	}
 	if kind == "radicale" {
@@ -103,7 +112,7 @@ func (s *Server) run() error {
 	stopped := s.stopped
 	go func() { s.exitError = s.cmd.Wait(); close(stopped) }()
 	if err := s.waitReady(); err != nil {
-		s.Stop()
+		s.stop()
 		return err
 	}
 	return nil
@@ -111,7 +120,7 @@ func (s *Server) run() error {
 
 // restart stops the server and starts it again on the same port.
 func (s *Server) restart() error {
-	s.Stop()
+	s.stop()
 	s.cmd = exec.Command(s.cmd.Path, s.cmd.Args[1:]...)
 	return s.run()
 }
@@ -148,8 +157,15 @@ func (s *Server) waitReady() error {
 	return fmt.Errorf("%s did not answer on %s within 20s:\n%s", s.Kind, s.URL, s.log.String())
 }
 
-// Stop ends the server.
+// Stop ends the server and removes a storage folder kept in memory.
 func (s *Server) Stop() {
+	s.stop()
+	if s.shm {
+		os.RemoveAll(s.Store)
+	}
+}
+
+func (s *Server) stop() {
 	if s.cmd.Process != nil && s.cmd.ProcessState == nil {
 		s.cmd.Process.Kill()
 		<-s.stopped
@@ -189,7 +205,7 @@ func (s *Server) Do(ctx context.Context, method, href, body string, header map[s
 // files of its cache; on Xandikos, whose token is a git tree, each
 // collection's history is cut to its current tree and the rest pruned.
 func (s *Server) ExpireSyncTokens() error {
-	root := filepath.Join(s.Dir, "store")
+	root := s.Store
 	switch s.Kind {
 	case "radicale":
 		dirs, _ := filepath.Glob(filepath.Join(root, "collection-root", "*", "*", ".Radicale.cache", "sync-token"))
