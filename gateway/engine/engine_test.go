@@ -745,19 +745,25 @@ func TestUndelete(t *testing.T) {
 type throttling struct {
 	Conn
 	scope string
-	until time.Time
+	wait  time.Duration // the Retry-After of the mailbox's first 429
 	mu    sync.Mutex
+	until time.Time // set by the first call: first + wait
 	calls map[string][]time.Time
 }
 
 func (c *throttling) Apply(ctx context.Context, scope, entity string, ops []sdk.Op) ([]sdk.OpResult, error) {
 	c.mu.Lock()
-	c.calls[scope] = append(c.calls[scope], time.Now())
+	now := time.Now()
+	c.calls[scope] = append(c.calls[scope], now)
+	if scope == c.scope && c.until.IsZero() {
+		c.until = now.Add(c.wait)
+	}
+	throttled := scope == c.scope && now.Before(c.until)
 	c.mu.Unlock()
-	if scope == c.scope && time.Now().Before(c.until) {
+	if throttled {
 		out := make([]sdk.OpResult, len(ops))
 		for i := range out {
-			out[i].Err = sdk.Throttled(time.Until(c.until), sdk.ThrottleScopeWide, "mailbox %s is busy", scope)
+			out[i].Err = sdk.Throttled(c.wait, sdk.ThrottleScopeWide, "mailbox %s is busy", scope)
 		}
 		return out, nil
 	}
@@ -769,7 +775,9 @@ func (c *throttling) Apply(ctx context.Context, scope, entity string, ops []sdk.
 // time the backend asked instead of retrying into it.
 func TestThrottlingHoldsBackOnlyItsScope(t *testing.T) {
 	w := newWorld(t, twoWayContacts)
-	th := &throttling{Conn: w.conn["mail"], scope: alice, until: time.Now().Add(700 * time.Millisecond), calls: map[string][]time.Time{}}
+	// A long wait, counted from alice's first call: with one 429 holding
+	// back every mailbox, bob's write could not come before it ends.
+	th := &throttling{Conn: w.conn["mail"], scope: alice, wait: 2 * time.Second, calls: map[string][]time.Time{}}
 	w.conn["mail"] = th
 	w.newEngine(nil)
 	w.create(w.crm, alice, "contact", contact("Ada", "Lovelace"))
