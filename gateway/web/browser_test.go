@@ -439,7 +439,7 @@ func mismatchRows(what string, got, want []map[string]string) []string {
 // the page refreshes every 2 s, so a change lands within a few refreshes.
 func matchAPI(t *testing.T, ctx context.Context, g *gateway) pageState {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		want := g.expected()
 		got, err := chromedp.Run(ctx, chromedp.Evaluate[pageState](readPage))
@@ -478,7 +478,7 @@ func TestPageInBrowser(t *testing.T) {
 		t.Fatalf("start %s: %v", browser, err)
 	}
 	t.Logf("gateway built, synced and restarted, and browser started, in %s", time.Since(began))
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancelTimeout()
 	base := "http://" + g.addr + "/"
 
@@ -611,7 +611,7 @@ func TestPageInBrowser(t *testing.T) {
 // waitPage waits until a JavaScript condition holds in the page.
 func waitPage(t *testing.T, ctx context.Context, what, cond string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](cond))
 		if err != nil {
