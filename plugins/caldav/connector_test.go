@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -345,4 +348,65 @@ func newStatusServer(t *testing.T, status int, retryAfter, body string) string {
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// TestRoundServesFetch: the Fetch that follows a round is answered from the
+// bodies the round read, once; the next Fetch asks the server again, and a
+// write through Apply forgets what the round read.
+func TestRoundServesFetch(t *testing.T) {
+	t.Parallel()
+	s := davtest.StartRadicale(t)
+	target, _ := url.Parse(s.URL)
+	var requests atomic.Int32
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		httputil.NewSingleHostReverseProxy(target).ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	c := caldav.New(manifestFile(t))
+	c.Configure(t.Context(), sdk.Env{}, sdk.Fields{"url": sdk.String(proxy.URL), "username": sdk.String(s.User), "password": sdk.String(s.Password)})
+	ctx := t.Context()
+	b := davtest.NewBackend(s, nil)
+	var ids []string
+	for i := 0; i < 3; i++ {
+		id, err := b.CreateOutOfBand(ctx, "contact", sdk.Fields{"surname": sdk.String("Cached"), "display_name": sdk.String("Cached")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if _, err := c.GetSyncData(ctx, sdk.SyncDataRequest{Feed: sdk.Feed{Name: "contact", Scope: s.User}}); err != nil {
+		t.Fatal(err)
+	}
+	fetch := func() ([]sdk.FetchResult, int32) {
+		before := requests.Load()
+		fr, err := c.Fetch(ctx, s.User, "contact", ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range fr {
+			if r.Err != nil || r.Record.Fields["surname"].Str() != "Cached" {
+				t.Fatalf("Fetch %s: %+v", r.ID, r)
+			}
+		}
+		return fr, requests.Load() - before
+	}
+	if _, n := fetch(); n != 0 {
+		t.Errorf("the Fetch after a round sent %d requests, want 0", n)
+	}
+	fr, n := fetch()
+	if n != 1 {
+		t.Errorf("the second Fetch sent %d requests, want 1 multiget", n)
+	}
+	if _, err := c.GetSyncData(ctx, sdk.SyncDataRequest{Feed: sdk.Feed{Name: "contact", Scope: s.User}}); err != nil {
+		t.Fatal(err)
+	}
+	res, _ := c.Apply(ctx, s.User, "contact", []sdk.Op{{Kind: sdk.OpUpdate, ID: ids[0], IfMatch: fr[0].Record.Version, Fields: sdk.Fields{"job_title": sdk.String("Tester")}}})
+	if res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	got, _ := c.Fetch(ctx, s.User, "contact", ids[:1])
+	if got[0].Err != nil || got[0].Record.Version != res[0].Version || got[0].Record.Fields["job_title"].Str() != "Tester" {
+		t.Errorf("Fetch after an update through Apply: %+v, want version %s with the new title", got[0], res[0].Version)
+	}
 }
