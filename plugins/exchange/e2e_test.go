@@ -34,10 +34,11 @@ type e2e struct {
 	gw    *testplugins.Gateway
 }
 
-func startE2E(t *testing.T, mailPoll string) *e2e {
+func startE2E(t *testing.T, mailPoll string, opts graphemu.Options) *e2e {
 	t.Helper()
 	pluginDir, lockFile := testplugins.Build(t, "exchange", "dir-crm")
-	emu := graphemu.New(graphemu.Options{Users: []string{alice}})
+	opts.Users = []string{alice}
+	emu := graphemu.New(opts)
 	srv := httptest.NewServer(emu)
 	t.Cleanup(func() { srv.Close(); emu.Close() })
 	dir := t.TempDir()
@@ -112,20 +113,30 @@ func (e *e2e) call(method, path string, body, out any) {
 		res.Body.Close()
 		e.token = tok.AccessToken
 	}
-	var rd io.Reader
+	var js []byte
 	if body != nil {
-		js, _ := json.Marshal(body)
-		rd = bytes.NewReader(js)
+		js, _ = json.Marshal(body)
 	}
-	req, _ := http.NewRequest(method, e.graph+"/v1.0"+path, rd)
-	req.Header.Set("Authorization", "Bearer "+e.token)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
+	var (
+		res  *http.Response
+		data []byte
+	)
+	for attempt := 0; ; attempt++ {
+		req, _ := http.NewRequest(method, e.graph+"/v1.0"+path, bytes.NewReader(js))
+		req.Header.Set("Authorization", "Bearer "+e.token)
+		req.Header.Set("Content-Type", "application/json")
+		var err error
+		if res, err = http.DefaultClient.Do(req); err != nil {
+			e.t.Fatal(err)
+		}
+		data, _ = io.ReadAll(res.Body)
+		res.Body.Close()
+		// A user's mail client is throttled too, and waits as asked.
+		if (res.StatusCode != http.StatusTooManyRequests && res.StatusCode != http.StatusServiceUnavailable) || attempt == 20 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	defer res.Body.Close()
-	data, _ := io.ReadAll(res.Body)
 	if res.StatusCode >= 300 {
 		e.t.Fatalf("%s %s: HTTP %d: %s", method, path, res.StatusCode, data)
 	}
@@ -167,7 +178,7 @@ func (e *e2e) crmItem(entity, field, value string) *dirconnector.Item {
 // never reaches the CRM, and a weekly meeting with one moved occurrence
 // keeps its pattern and exception.
 func TestEndToEnd(t *testing.T) {
-	e := startE2E(t, "1s")
+	e := startE2E(t, "1s", graphemu.Options{})
 	users := "/users/" + alice
 
 	// Outlook → CRM.
@@ -286,7 +297,7 @@ func (e *e2e) crmItems(entity string) []dirconnector.Item {
 // Outlook edits reach the CRM through change notifications alone; the
 // figures are logged, and the 95th percentile must stay under 3 s.
 func TestNotificationLatency(t *testing.T) {
-	e := startE2E(t, "10m")
+	e := startE2E(t, "10m", graphemu.Options{})
 	users := "/users/" + alice
 	// The first round (at start) subscribes to the mailbox's contacts; from
 	// then on a contact created arrives through its notification.
@@ -322,5 +333,89 @@ func TestNotificationLatency(t *testing.T) {
 	}
 	if c := e.emu.Counters(); c.Notifications < 20 {
 		t.Fatalf("%d notifications delivered, want at least 20", c.Notifications)
+	}
+}
+
+// mailboxContacts lists every contact in alice's mailbox, page by page.
+func (e *e2e) mailboxContacts() []struct{ ID, Surname string } {
+	var all []struct{ ID, Surname string }
+	path := "/users/" + alice + "/contacts?$top=500&$select=surname"
+	for path != "" {
+		var page struct {
+			Value    []struct{ ID, Surname string }
+			NextLink string `json:"@odata.nextLink"`
+		}
+		e.call("GET", path, nil, &page)
+		all = append(all, page.Value...)
+		path = strings.TrimPrefix(page.NextLink, e.graph+"/v1.0")
+	}
+	return all
+}
+
+// TestThousandContactsThroughTheGateway: 1,000 CRM contacts reach alice's
+// mailbox through the gateway while Graph answers a fifth of all requests
+// 429 (Retry-After 0.05 s) and forgets its delta state once mid-sync: every
+// contact arrives exactly once, both sides settle, and the mailbox never
+// has more than 4 requests in flight.
+func TestThousandContactsThroughTheGateway(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1,000 contacts through real processes")
+	}
+	e := startE2E(t, "1s", graphemu.Options{RetryAfter: 50 * time.Millisecond})
+	e.emu.SetFaults(graphemu.Faults{ThrottleShare: 0.2})
+	const n = 1000
+	for i := 0; i < n; i++ {
+		if _, err := e.crm.Create(alice, "contact", "", sdk.Fields{"given_name": sdk.String("Person"), "surname": sdk.String(fmt.Sprintf("P%04d", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.waitForN("a third of the contacts in the mailbox", 2*time.Minute, func() bool { return len(e.mailboxContacts()) >= n/3 })
+	e.emu.ExpireDeltaTokens() // the mailbox's next delta round answers 410
+	e.waitForN("every contact in the mailbox", 3*time.Minute, func() bool { return len(e.mailboxContacts()) >= n })
+	e.emu.SetFaults(graphemu.Faults{})
+	// Settled: nothing queued, and the mailbox's own feed read since.
+	e.waitForN("the gateway to settle", time.Minute, func() bool {
+		var st struct {
+			Bindings []struct{ Queued int }
+		}
+		return e.gw.Get("/v1/status", &st) == nil && len(st.Bindings) == 1 && st.Bindings[0].Queued == 0
+	})
+	time.Sleep(2 * time.Second)
+	seen := map[string]int{}
+	for _, c := range e.mailboxContacts() {
+		seen[c.Surname]++
+	}
+	for i := 0; i < n; i++ {
+		if k := seen[fmt.Sprintf("P%04d", i)]; k != 1 {
+			t.Errorf("P%04d is in the mailbox %d times", i, k)
+		}
+	}
+	if len(seen) != n {
+		t.Errorf("the mailbox holds %d distinct contacts, want %d", len(seen), n)
+	}
+	if items := e.crmItems("contact"); len(items) != n {
+		t.Errorf("the CRM holds %d contacts, want %d: something came back as a duplicate", len(items), n)
+	}
+	c := e.emu.Counters()
+	if c.MaxConcurrent[alice] > 4 {
+		t.Errorf("up to %d requests in flight for alice's mailbox, Graph allows 4", c.MaxConcurrent[alice])
+	}
+	if c.Throttled == 0 {
+		t.Error("the emulator throttled nothing: the test tested nothing")
+	}
+	if !strings.Contains(e.gw.Logs(), "feed needs a resync") {
+		t.Error("the gateway never saw the 410: the test tested nothing")
+	}
+	t.Logf("%d contacts through %d throttled answers and one 410; at most %d requests in flight", n, c.Throttled, c.MaxConcurrent[alice])
+}
+
+func (e *e2e) waitForN(what string, limit time.Duration, cond func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("timed out after %v waiting for %s", limit, what)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
