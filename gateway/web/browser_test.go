@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -376,7 +377,7 @@ func (g *gateway) expected() pageState {
 	}
 	for _, b := range blocked {
 		want.Blocked = append(want.Blocked, map[string]string{"key": fmt.Sprintf("%s/%d", b.Change.Binding, b.Change.Seq),
-			"entity": b.Change.Ref.Entity, "item": b.Item, "side": string(b.Change.Side), "op": b.Op, "rule": b.Rule, "action": b.Action})
+			"entity": b.Change.Ref.Entity, "item": cmp.Or(b.Item, b.Change.Ref.ID), "side": string(b.Change.Side), "op": b.Op, "rule": b.Rule, "action": b.Action})
 	}
 	for _, ev := range recent[:min(len(recent), 50)] {
 		want.Recent = append(want.Recent, ev.Action)
@@ -628,7 +629,8 @@ func waitPage(t *testing.T, ctx context.Context, what, cond string) {
 }
 
 // checkDerivations runs the page's own functions on made-up statuses: each
-// health a binding can have, endpoint trouble, and relative times.
+// health a binding can have, endpoint trouble, counters summed over
+// entities, and relative times.
 func checkDerivations(t *testing.T, ctx context.Context) {
 	t.Helper()
 	got, err := chromedp.Run(ctx, chromedp.Evaluate[[][]string](`[
@@ -642,6 +644,11 @@ func checkDerivations(t *testing.T, ctx context.Context) {
   health({queued: 0, retrying: 0, blocked: 0, dead_letters: 0}, []),
   troubleOf({held_endpoints: {crm: "secret refused"}, endpoints: [
     {endpoint: "crm", state: "running"}, {endpoint: "mail", state: "crash_looping", last_error: "exit status 2"}, {endpoint: "x", state: "restarting"}]}),
+  ...[sumEntities({
+    contact: { collected: 2, errors: 1, last_error: "older", last_cycle: "2026-01-01T00:00:00Z" },
+    task: { collected: 3, last_cycle: "2026-01-02T00:00:00Z" },
+    appointment: { errors: 2, last_error: "newer", last_cycle: "2026-01-01T12:00:00Z" } }), sumEntities(null)].map((r) =>
+    [String(r.sum.collected), String(r.sum.errors), String(r.sum.created), r.last, r.lastError]),
   [ago("0001-01-01T00:00:00Z"), ago(new Date(Date.now() - 5000).toISOString()), ago(new Date(Date.now() - 125000).toISOString()),
    ago(new Date(Date.now() - 3 * 3600000).toISOString()), ago(new Date(Date.now() - 50 * 3600000).toISOString())],
 ]`))
@@ -658,6 +665,8 @@ func checkDerivations(t *testing.T, ctx context.Context) {
 		{"syncing", "3 queued"},
 		{"in-sync", ""},
 		{"endpoint crm held: secret refused", "endpoint mail crash-looping: exit status 2"},
+		{"5", "3", "0", "2026-01-02T00:00:00Z", "newer"},
+		{"0", "0", "0", "", ""},
 		{"never", "5 s ago", "2 min ago", "3 h ago", "2 d ago"},
 	}
 	if !slices.EqualFunc(got, want, slices.Equal) {

@@ -38,7 +38,9 @@ function el(tag, attrs, ...children) {
 function takeTokenFromFragment() {
   const m = /(?:^#|&)token=([^&]*)/.exec(location.hash);
   if (!m) return;
-  const tok = decodeURIComponent(m[1]).trim();
+  let tok = m[1];
+  try { tok = decodeURIComponent(tok); } catch (e) { /* not %-encoded: taken as it is */ }
+  tok = tok.trim();
   if (tok) sessionStorage.setItem(TOKEN_KEY, tok);
   history.replaceState(null, "", location.pathname + location.search);
 }
@@ -133,17 +135,18 @@ const HEALTH_TEXT = { "in-sync": "in sync", syncing: "syncing", blocked: "blocke
 const COUNTERS = ["collected", "created", "updated", "deleted", "conflicts", "errors"];
 
 // sumEntities adds up a binding's per-entity counters; its last cycle is
-// the latest of its entities', and its last error the one of the entity
-// that cycled last.
+// the latest of its entities', and its last error that of the entity with
+// an error that cycled last.
 function sumEntities(entities) {
   const sum = Object.fromEntries(COUNTERS.map((k) => [k, 0]));
-  let last = "", lastError = "";
+  const at = (c) => Date.parse(c.last_cycle) || 0;
+  let last = null, errOf = null;
   for (const c of Object.values(entities || {})) {
     for (const k of COUNTERS) sum[k] += c[k] || 0;
-    if (c.last_cycle && (last === "" || Date.parse(c.last_cycle) > Date.parse(last))) last = c.last_cycle;
-    if (c.last_error) lastError = c.last_error;
+    if (c.last_cycle && (!last || at(c) > at(last))) last = c;
+    if (c.last_error && (!errOf || at(c) > at(errOf))) errOf = c;
   }
-  return { sum, last, lastError };
+  return { sum, last: last ? last.last_cycle : "", lastError: errOf ? errOf.last_error : "" };
 }
 
 // errCell shows an error in at most three lines; the title has all of it.
