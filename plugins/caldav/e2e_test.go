@@ -138,6 +138,7 @@ func TestEndToEndRadicale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the gateway and two plugins")
 	}
+	t.Parallel()
 	e := newE2E(t)
 	ctx := context.Background()
 	start := time.Date(2030, 5, 6, 9, 0, 0, 0, time.UTC)
