@@ -46,16 +46,7 @@ type asset struct {
 	etag  string
 }
 
-// Files returns the embedded files by name (index.html, app.js, ...), for
-// tests that check what the page is made of.
-func Files() map[string][]byte {
-	out := map[string][]byte{}
-	for name, a := range assets {
-		out[name] = a.body
-	}
-	return out
-}
-
+// assets are the embedded files by name (index.html, app.js, ...).
 var assets = mustLoad()
 
 func mustLoad() map[string]asset {

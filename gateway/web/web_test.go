@@ -67,17 +67,16 @@ func TestServesPageAndAssets(t *testing.T) {
 // no embedded file may name anything but the gateway itself, and the CSP
 // forbids the browser to fetch from elsewhere.
 func TestNothingExternal(t *testing.T) {
-	files := Files()
 	for _, want := range []string{"index.html", "app.js", "style.css"} {
-		if len(files[want]) == 0 {
-			t.Fatalf("%s is not embedded: %v", want, files)
+		if len(assets[want].body) == 0 {
+			t.Fatalf("%s is not embedded", want)
 		}
 	}
 	// A scheme (http:, https:, ws:, ...) followed by //, a protocol-relative
 	// //host in a src, href, url() or import, or a CSS @import.
 	external := regexp.MustCompile(`(?i)[a-z][a-z0-9+.-]*://|(src|href|action)\s*=\s*["']?//|url\(\s*["']?//|@import|\bimport\s*\(|importScripts`)
-	for name, body := range files {
-		if m := external.Find(body); m != nil {
+	for name, a := range assets {
+		if m := external.Find(a.body); m != nil {
 			t.Errorf("%s refers to something outside the gateway: %q", name, m)
 		}
 	}
