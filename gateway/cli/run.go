@@ -100,8 +100,8 @@ func runGateway(ctx context.Context, cmd *cobra.Command, s *setup, once bool) er
 	if err != nil {
 		return err
 	}
-	log.Info("admin API listening", "url", "http://"+addr.String(), "metrics", "http://"+addr.String()+"/metrics",
-		"token_file", filepath.Join(s.cfg.Gateway.DataDir, admin.TokenFile))
+	log.Info("admin API listening", "url", "http://"+addr.String(), "web_page", "http://"+addr.String()+"/#token=<the token>",
+		"metrics", "http://"+addr.String()+"/metrics", "token_file", filepath.Join(s.cfg.Gateway.DataDir, admin.TokenFile))
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
