@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -46,7 +47,21 @@ var Packages = map[string]string{"radicale": "radicale", "xandikos": "xandikos"}
 
 // Start starts the named server ("radicale" or "xandikos") with storage
 // under dir, creates its collections and waits until it answers.
-func Start(kind, dir string) (*Server, error) {
+func Start(kind, dir string) (s *Server, err error) {
+	// The free port is found by listening and closing, so another process
+	// may take it before the server binds it: then the server exits at
+	// start, and a new port is tried.
+	for attempt := 0; attempt < 3; attempt++ {
+		if s, err = start(kind, dir); err == nil || !errors.Is(err, errExited) {
+			return s, err
+		}
+	}
+	return nil, err
+}
+
+var errExited = errors.New("exited at start")
+
+func start(kind, dir string) (*Server, error) {
 	bin, err := exec.LookPath(kind)
 	if err != nil {
 		return nil, fmt.Errorf("%s is not installed (Debian package %s): %w", kind, Packages[kind], err)
@@ -144,7 +159,7 @@ func (s *Server) waitReady() error {
 	for time.Now().Before(deadline) {
 		select {
 		case <-s.stopped:
-			return fmt.Errorf("%s exited at start: %v\n%s", s.Kind, s.exitError, s.log.String())
+			return fmt.Errorf("%s %w: %v\n%s", s.Kind, errExited, s.exitError, s.log.String())
 		default:
 		}
 		req, _ := http.NewRequest("OPTIONS", s.URL+"/", nil)
