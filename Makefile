@@ -9,7 +9,8 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
 CONNECTORS := dir-mailbox=./examples/dirconnector/cmd/dir-mailbox \
               dir-crm=./examples/dirconnector/cmd/dir-crm \
               exchange=./plugins/exchange/cmd/exchange \
-              crm=./plugins/crm/cmd/crm
+              crm=./plugins/crm/cmd/crm \
+              caldav=./plugins/caldav/cmd/caldav
 # The emulated backends the quick start, the tests and the bench run against.
 EMULATORS  := graph-emulator=./plugins/exchange/cmd/graph-emulator \
               dataverse-emulator=./plugins/crm/cmd/dataverse-emulator
