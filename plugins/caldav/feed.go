@@ -316,28 +316,8 @@ func (c *Connector) compareEtags(ctx context.Context, cl *client, feed sdk.Feed,
 // follows from memory; a removed member is a delete in every calendar feed,
 // since its body is gone.
 func records(ctx context.Context, cl *client, entity string, col collection, members []member, bodies *bodyCache) ([]sdk.ChangeRecord, error) {
-	{
-		var need []string
-		for _, m := range members {
-			if !m.Gone && m.Data == "" {
-				need = append(need, m.Href)
-			}
-		}
-		got := map[string]member{}
-		for start := 0; start < len(need); start += 100 {
-			batch, err := cl.multiget(ctx, col.Href, col.Kind, need[start:min(start+100, len(need))])
-			if err != nil {
-				return nil, typed(err)
-			}
-			for k, v := range batch {
-				got[k] = v
-			}
-		}
-		for i, m := range members {
-			if g, ok := got[m.Href]; ok && !m.Gone {
-				members[i] = g
-			}
-		}
+	if err := readBodies(ctx, cl, col, members); err != nil {
+		return nil, err
 	}
 	var out []sdk.ChangeRecord
 	now := time.Now().UTC()
@@ -431,4 +411,31 @@ func (b *bodyCache) drop(href string) {
 		delete(b.m, href)
 		b.n -= len(e.m.Data)
 	}
+}
+
+// readBodies fills in the bodies that the listing did not carry (the etag
+// fallback, or a server that leaves them out), with multiget REPORTs of 100.
+func readBodies(ctx context.Context, cl *client, col collection, members []member) error {
+	var need []string
+	for _, m := range members {
+		if !m.Gone && m.Data == "" {
+			need = append(need, m.Href)
+		}
+	}
+	got := map[string]member{}
+	for start := 0; start < len(need); start += 100 {
+		batch, err := cl.multiget(ctx, col.Href, col.Kind, need[start:min(start+100, len(need))])
+		if err != nil {
+			return typed(err)
+		}
+		for k, v := range batch {
+			got[k] = v
+		}
+	}
+	for i, m := range members {
+		if g, ok := got[m.Href]; ok && !m.Gone {
+			members[i] = g
+		}
+	}
+	return nil
 }
