@@ -336,7 +336,7 @@ func seedCRM(ctx context.Context, crm *api, ids map[string]string, u, next user,
 			start := slot(today, j*7+5)
 			// Two users as resources: the copy lands in both calendars.
 			set, body = "serviceappointments", map[string]any{
-				"subject": fmt.Sprintf("On-site service #%d", j), "location": "Customer site",
+				"subject": fmt.Sprintf("On-site service #%d for %s", j, u.Binding), "location": "Customer site",
 				"scheduledstart": at(start), "scheduledend": at(start.Add(2 * time.Hour)),
 				"ownerid@odata.bind":                  owner,
 				"serviceappointment_activity_parties": []any{party(10, me), party(10, other)},
