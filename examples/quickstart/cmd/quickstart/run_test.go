@@ -220,3 +220,25 @@ func TestTheGatewayDyingStopsTheEmulators(t *testing.T) {
 		waitGone(t, name, pids[name])
 	}
 }
+
+func TestASlowInitialSyncIsReportedAndEverythingStops(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the gateway and both emulators")
+	}
+	a := freeAddrs(t)
+	path, _ := testConfig(t, a)
+	// Completion needs two status answers, so a nanosecond is always too
+	// short, whatever the machine's speed.
+	code, stdout, stderr := runQuickstart("-config", path, "-bin", builtBin(t), "-sync-timeout", "1ns",
+		"-seed-contacts", "2", "-seed-appointments", "0", "-seed-tasks", "0", "-seed-service-appointments", "0")
+	if code != 1 || !strings.Contains(stderr, "the initial sync did not finish within 1ns") || !strings.Contains(stderr, "http://"+a.admin+"/v1/status") {
+		t.Fatalf("exit %d, stderr %q\nstdout:\n%s", code, stderr, stdout)
+	}
+	pids := startedPids(stdout)
+	if len(pids) != 3 {
+		t.Fatalf("started %v, want three processes", pids)
+	}
+	for name, pid := range pids {
+		waitGone(t, name, pid)
+	}
+}
