@@ -15,7 +15,7 @@ CONNECTORS := dir-mailbox=./examples/dirconnector/cmd/dir-mailbox \
 EMULATORS  := graph-emulator=./plugins/exchange/cmd/graph-emulator \
               dataverse-emulator=./plugins/crm/cmd/dataverse-emulator
 
-.PHONY: build test proto lint clean run
+.PHONY: build test proto lint clean run bench-caldav
 
 build:
 	$(GO) build -o $(BIN)/syncgate ./gateway/cmd/syncgate
@@ -40,6 +40,11 @@ RUN_FLAGS  ?=
 run: build
 	$(GO) build -o $(BIN)/quickstart ./examples/quickstart/cmd/quickstart
 	@$(BIN)/quickstart -config $(RUN_CONFIG) -bin $(BIN) $(RUN_FLAGS)
+
+# The CalDAV connector against vdirsyncer: 5,000 vCards in Radicale copied
+# into a folder by each, then one round with 1% of them changed.
+bench-caldav:
+	$(GO) run ./plugins/caldav/cmd/caldav-bench -n 5000
 
 test:
 	$(GO) vet ./...
