@@ -306,7 +306,7 @@ func (q *quickstart) initialSync(ctx context.Context, token string) error {
 			return ctx.Err()
 		}
 		if err == nil {
-			ps := progressOf(st, names, s.Entities)
+			ps := progressOf(st, names, s.Entities, q.opts.sizes.perUser())
 			if t.observe(ps) {
 				r.show(ps, time.Now(), true)
 				tot := totals(ps)

@@ -19,13 +19,21 @@ type bindingProgress struct {
 	Queued    int // changes waiting to be applied
 	Cycled    int // entities whose feeds have finished a round
 	Entities  int // entities the binding syncs
-	Totals    engine.Counters
-	Paused    string // why the binding is paused, when it is
+	// Seeded is how many items the seed made for the binding's user. Each
+	// is collected at least once, so fewer collected records mean a feed
+	// is still in its first round (a mailbox feed reads its whole round
+	// before it hands out a record, while the other side's feed of the
+	// same entity may have finished).
+	Seeded int
+	Totals engine.Counters
+	Paused string // why the binding is paused, when it is
 }
 
 // done reports whether the binding's initial sync is over: each entity's
 // feeds have run and nothing is queued.
-func (b bindingProgress) done() bool { return b.Cycled == b.Entities && b.Queued == 0 }
+func (b bindingProgress) done() bool {
+	return b.Cycled == b.Entities && b.Queued == 0 && b.Collected >= b.Seeded
+}
 
 // share is the part of the collected changes that has been applied.
 func (b bindingProgress) share() float64 {
@@ -61,10 +69,11 @@ func (b bindingProgress) summary() string {
 
 // progressOf reads the bindings' progress from a status answer, in the
 // order of names; a binding the gateway does not list yet has none.
-func progressOf(st *admin.Status, names, entities []string) []bindingProgress {
+// seeded is the number of items seeded per user.
+func progressOf(st *admin.Status, names, entities []string, seeded int) []bindingProgress {
 	out := make([]bindingProgress, 0, len(names))
 	for _, n := range names {
-		p := bindingProgress{Name: n, Entities: len(entities)}
+		p := bindingProgress{Name: n, Entities: len(entities), Seeded: seeded}
 		i := slices.IndexFunc(st.Bindings, func(b admin.BindingStatus) bool { return b.Name == n })
 		if i >= 0 {
 			b := st.Bindings[i]

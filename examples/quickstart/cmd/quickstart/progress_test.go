@@ -30,7 +30,7 @@ func binding(name string, queued int, cycled map[string]int) admin.BindingStatus
 
 func TestProgressOf(t *testing.T) {
 	st := status(binding("alice", 5, map[string]int{"contact": 20}), binding("bob", 0, map[string]int{"contact": 4, "appointment": 6}))
-	ps := progressOf(st, []string{"alice", "bob", "carol"}, entities)
+	ps := progressOf(st, []string{"alice", "bob", "carol"}, entities, 10)
 	if len(ps) != 3 {
 		t.Fatalf("%d bindings, want 3", len(ps))
 	}
@@ -46,6 +46,16 @@ func TestProgressOf(t *testing.T) {
 	}
 	if c.Collected != 0 || c.done() || c.share() != 0 {
 		t.Errorf("carol %+v: not in the status yet: nothing done", c)
+	}
+}
+
+func TestNotDoneBeforeEverySeededItemIsCollected(t *testing.T) {
+	st := status(binding("alice", 0, map[string]int{"contact": 3, "appointment": 4}))
+	if p := progressOf(st, []string{"alice"}, entities, 8)[0]; p.done() {
+		t.Errorf("%+v: 7 of 8 seeded items collected, yet done", p)
+	}
+	if p := progressOf(st, []string{"alice"}, entities, 7)[0]; !p.done() {
+		t.Errorf("%+v: every seeded item collected and cycled, nothing queued, yet not done", p)
 	}
 }
 

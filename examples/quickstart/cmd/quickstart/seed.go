@@ -23,6 +23,11 @@ type seedSizes struct {
 	ServiceAppointments int
 }
 
+// perUser is how many items the seed makes for each user, both sides.
+func (s seedSizes) perUser() int {
+	return s.Contacts + s.Appointments + s.Tasks + s.ServiceAppointments
+}
+
 // seedCounts is what the seed made, by side.
 type seedCounts struct {
 	mu                                       sync.Mutex
