@@ -164,7 +164,9 @@ type Idle struct {
 	GraphRate, CRMRate float64 // requests per second over the window
 }
 
-// Run runs all four parts and returns what they measured.
+// Run runs all four parts and returns what they measured. When a part
+// fails, the report holds the parts before it (Print leaves out the rest)
+// and the error says what went wrong.
 func Run(ctx context.Context, opts Options) (*Report, error) {
 	o := opts.withDefaults()
 	if err := o.check(); err != nil {
@@ -187,15 +189,15 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	var err error
 	o.logf("bare copier: %d contacts and %d appointments over %d mailboxes", o.Contacts, o.Appointments, o.Bindings)
 	if r.Bare, err = runBare(ctx, &o, users, filepath.Join(work, "bare")); err != nil {
-		return nil, err
+		return r, err
 	}
 	o.logf("syncgate: initial sync, then %d edits each way", o.Edits)
 	if r.Initial, r.Latency, err = runSyncgate(ctx, &o, users, filepath.Join(work, "sync")); err != nil {
-		return nil, err
+		return r, err
 	}
 	o.logf("idle: %d bindings for %s", o.IdleBindings, o.IdleFor)
 	if r.Idle, err = runIdle(ctx, &o, filepath.Join(work, "idle")); err != nil {
-		return nil, err
+		return r, err
 	}
 	return r, nil
 }
@@ -320,7 +322,7 @@ func runSyncgate(ctx context.Context, o *Options, users []string, dir string) (I
 const settleQuiet = 2 * time.Second
 
 func runIdle(ctx context.Context, o *Options, dir string) (Idle, error) {
-	id := Idle{Bindings: o.IdleBindings, Window: o.IdleFor}
+	id := Idle{Bindings: o.IdleBindings}
 	users := make([]string, o.IdleBindings)
 	for i := range users {
 		users[i] = fmt.Sprintf("i%d@b.io", i+1)
@@ -409,7 +411,7 @@ func (g *gatewayRun) waitSettled(ctx context.Context, o *Options, b *backends) e
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("the gateway did not settle in time: %d/%d bindings collected, %d queued, Graph still busy (%w)", min(c.cycled, a.cycled), n, c.queued, ctx.Err())
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(statusEvery(time.Since(g.started))):
 		}
 	}
 }

@@ -268,3 +268,38 @@ func TestStatusKiB(t *testing.T) {
 		t.Errorf("absent VmSwap = %d, want -1", got)
 	}
 }
+
+func TestStatusEvery(t *testing.T) {
+	for _, tc := range []struct{ elapsed, want time.Duration }{
+		{0, 200 * time.Millisecond},
+		{5 * time.Second, 200 * time.Millisecond},
+		{50 * time.Second, time.Second},
+		{10 * time.Minute, 2 * time.Second},
+	} {
+		if got := statusEvery(tc.elapsed); got != tc.want {
+			t.Errorf("statusEvery(%v) = %v, want %v", tc.elapsed, got, tc.want)
+		}
+	}
+}
+
+// TestPrintPartial: a run that failed after the bare copier still prints
+// the copier's figures, and nothing for the parts that did not finish.
+func TestPrintPartial(t *testing.T) {
+	r := &Report{Machine: Machine{CPU: "Test CPU", Cores: 2, MemTotal: 4 << 30}, Opts: Defaults,
+		Bare: Bare{Items: 100, Wall: 2 * time.Second, Reqs: counts{graph: 100, crm: 2}}}
+	var out bytes.Buffer
+	if err := r.Print(&out); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	for _, want := range []string{"syncgate bench on Test CPU, 2 cores, 4.0 GiB RAM", "2. Bare copier", "2.0 s", "51 (100 + 2)"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report lacks %q:\n%s", want, text)
+		}
+	}
+	for _, absent := range []string{"1. Initial", "3. Change", "4. Idle", "× the wall time"} {
+		if strings.Contains(text, absent) {
+			t.Errorf("report has %q for a part that did not run:\n%s", absent, text)
+		}
+	}
+}

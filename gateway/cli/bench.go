@@ -37,10 +37,16 @@ cost of many idle bindings. Every size has a flag to shrink it.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			r, err := bench.Run(ctx, o)
+			if r != nil && (err == nil || r.Bare.Wall > 0) {
+				// The parts measured before a failure are still figures.
+				if perr := r.Print(cmd.OutOrStdout()); err == nil {
+					err = perr
+				}
+			}
 			if err != nil {
 				return fmt.Errorf("bench: %w", err)
 			}
-			return r.Print(cmd.OutOrStdout())
+			return nil
 		},
 	}
 	f := cmd.Flags()
