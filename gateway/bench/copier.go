@@ -30,9 +30,9 @@ func bareCopy(ctx context.Context, b *backends) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	items := make(chan copyItem, 1024)
-	var firstErr atomic.Value
+	var firstErr firstError
 	fail := func(err error) {
-		if firstErr.CompareAndSwap(nil, err) {
+		if firstErr.set(err) {
 			cancel()
 		}
 	}
@@ -89,10 +89,7 @@ func bareCopy(ctx context.Context, b *backends) (int, error) {
 		})
 	}
 	writers.Wait()
-	if err, _ := firstErr.Load().(error); err != nil {
-		return int(written.Load()), err
-	}
-	return int(written.Load()), nil
+	return int(written.Load()), firstErr.get()
 }
 
 // readTracked reads a table's change-tracking round to its delta link,

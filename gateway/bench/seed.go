@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -25,12 +24,12 @@ func appointmentSubject(i int) string { return fmt.Sprintf("a%06d", i) }
 func seedCRM(ctx context.Context, b *backends, contacts, appointments int) error {
 	day := time.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
 	jobs := make(chan int)
-	var firstErr atomic.Value
+	var firstErr firstError
 	var wg sync.WaitGroup
 	for range seedWorkers {
 		wg.Go(func() {
 			for i := range jobs {
-				if firstErr.Load() != nil {
+				if firstErr.get() != nil {
 					continue
 				}
 				var err error
@@ -48,7 +47,7 @@ func seedCRM(ctx context.Context, b *backends, contacts, appointments int) error
 					}, nil)
 				}
 				if err != nil {
-					firstErr.CompareAndSwap(nil, fmt.Errorf("seed the CRM: %w", err))
+					firstErr.set(fmt.Errorf("seed the CRM: %w", err))
 				}
 			}
 		})
@@ -58,8 +57,28 @@ func seedCRM(ctx context.Context, b *backends, contacts, appointments int) error
 	}
 	close(jobs)
 	wg.Wait()
-	if err, _ := firstErr.Load().(error); err != nil {
-		return err
+	return firstErr.get()
+}
+
+// firstError keeps the first error of many workers.
+type firstError struct {
+	mu  sync.Mutex
+	err error
+}
+
+// set keeps err if it is the first, and says whether it was.
+func (f *firstError) set(err error) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return false
 	}
-	return nil
+	f.err = err
+	return true
+}
+
+func (f *firstError) get() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err
 }
