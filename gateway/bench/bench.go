@@ -248,12 +248,12 @@ func runSyncgate(ctx context.Context, o *Options, users []string, dir string) (I
 	}
 	defer g.stop()
 	wctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	err = g.waitSynced(wctx, o, o.Contacts, o.Appointments)
+	done, err := g.waitSynced(wctx, o, b, o.Contacts, o.Appointments)
 	cancel()
 	if err != nil {
 		return in, nil, err
 	}
-	in.Wall = time.Since(g.started)
+	in.Wall = done.Sub(g.started)
 	in.Items = o.Contacts + o.Appointments
 	after, err := b.requests(ctx)
 	if err != nil {
@@ -411,7 +411,7 @@ func (g *gatewayRun) waitSettled(ctx context.Context, o *Options, b *backends) e
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("the gateway did not settle in time: %d/%d bindings collected, %d queued, Graph still busy (%w)", min(c.cycled, a.cycled), n, c.queued, ctx.Err())
-		case <-time.After(statusEvery(time.Since(g.started))):
+		case <-time.After(min(statusEvery(time.Since(g.started)), 2*time.Second)):
 		}
 	}
 }

@@ -109,10 +109,12 @@ func (b *backends) stop() {
 type counts struct {
 	graph, crm                   int // requests
 	graphThrottled, crmThrottled int // of which answered 429
+	graphCreates                 int // POSTs of contacts and events
 }
 
 func (c counts) minus(d counts) counts {
-	return counts{c.graph - d.graph, c.crm - d.crm, c.graphThrottled - d.graphThrottled, c.crmThrottled - d.crmThrottled}
+	return counts{c.graph - d.graph, c.crm - d.crm, c.graphThrottled - d.graphThrottled,
+		c.crmThrottled - d.crmThrottled, c.graphCreates - d.graphCreates}
 }
 
 // requests reads both emulators' counters.
@@ -133,6 +135,9 @@ func (b *backends) requests(ctx context.Context) (counts, error) {
 			*e.reqs += n
 		}
 		*e.throttle = c.Throttled
+		if e.control == b.graphControl {
+			out.graphCreates = c.Requests["POST /users/{u}/contacts"] + c.Requests["POST /users/{u}/events"]
+		}
 	}
 	return out, nil
 }
