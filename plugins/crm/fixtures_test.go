@@ -11,11 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncgate/syncgate/internal/fixtures"
+
 	"github.com/syncgate/syncgate/sdk"
 )
 
 // fixtureDir holds the Dataverse documentation's sample exchanges.
-const fixtureDir = "/work/shared/fixtures/dataverse"
+var fixtureDir = fixtures.Path("dataverse")
 
 type fixture struct {
 	Request *struct {

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/syncgate/syncgate/internal/fixtures"
+
 	"github.com/syncgate/syncgate/gateway/host"
 	"github.com/syncgate/syncgate/sdk"
 )
@@ -161,13 +163,13 @@ type fixture struct {
 	} `json:"response"`
 }
 
-const fixturesDir = "../../../shared/fixtures/graph"
+var fixturesDir = fixtures.Path("graph")
 
 func loadFixture(t *testing.T, name string) fixture {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(fixturesDir, name))
 	if err != nil {
-		t.Skipf("fixtures not available: %v", err)
+		t.Fatalf("fixture %s: %v", name, err)
 	}
 	var fx fixture
 	if err := json.Unmarshal(b, &fx); err != nil {

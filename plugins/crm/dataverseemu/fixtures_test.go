@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/syncgate/syncgate/internal/fixtures"
 )
 
 type fixture struct {
@@ -26,19 +28,9 @@ type fixture struct {
 	}
 }
 
-// fixturesDir finds shared/fixtures/dataverse above the package directory.
-func fixturesDir(t *testing.T) string {
-	dir, _ := os.Getwd()
-	for i := 0; i < 8; i++ {
-		p := filepath.Join(dir, "shared", "fixtures", "dataverse")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		dir = filepath.Dir(dir)
-	}
-	t.Fatal("shared/fixtures/dataverse not found in any parent directory of the package; the fixture replay needs the shared fixtures checkout next to the repository")
-	return ""
-}
+// fixturesDir is the Dataverse documentation's samples (a copy of the
+// shared fixtures, in the repository).
+func fixturesDir(t *testing.T) string { return fixtures.Path("dataverse") }
 
 const acc1 = "00000000-0000-0000-0000-000000000001"
 

@@ -22,7 +22,7 @@ func TestSchemaCopyMatchesSharedFixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(shared, schemaJSON) {
-		t.Fatal("graph-v1-schema.json in graphemu differs from ../shared/fixtures/graph-v1-schema.json: copy the shared file over")
+		t.Fatal("graph-v1-schema.json in graphemu differs from the fixtures' graph-v1-schema.json (internal/fixtures): copy that file over")
 	}
 }
 

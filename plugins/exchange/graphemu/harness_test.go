@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/syncgate/syncgate/internal/fixtures"
 )
 
 const (
@@ -204,18 +206,9 @@ type fixture struct {
 	} `json:"response"`
 }
 
-// fixtureDir is the shared fixtures folder next to the repository.
-func fixtureDir(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "..", "shared", "fixtures"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("the shared fixtures are not next to the repository (%s): %v", dir, err)
-	}
-	return dir
-}
+// fixtureDir is the documentation samples' folder (a copy of the shared
+// fixtures, in the repository).
+func fixtureDir(t *testing.T) string { return fixtures.Path() }
 
 func loadFixture(t *testing.T, name string) fixture {
 	t.Helper()
