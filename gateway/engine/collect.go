@@ -456,16 +456,9 @@ func (e *Engine) route(tx *store.Tx, f *feed, r sdk.ChangeRecord, ref store.Item
 			}
 		}
 	}
-	item, err := tx.ItemFor(ref)
-	if errors.Is(err, store.ErrNotFound) {
-		return out, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	corr, err := tx.Correlation(item)
-	if err != nil {
-		return nil, err
+	corr, err := e.correlationOf(tx, ref)
+	if err != nil || corr == nil {
+		return out, err
 	}
 	for _, m := range corr.Mailbox {
 		if _, ok := out[m.Binding]; ok || e.bindings[m.Binding] == nil {

@@ -290,7 +290,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		if conn == nil {
 			return nil, fmt.Errorf("endpoint %q has no connection", ep)
 		}
-		res, err := checkScopes(ctx, conn, list, opts.FailFor)
+		res, err := checkScopes(ctx, conn, list, e.failFor())
 		if err != nil {
 			return nil, fmt.Errorf("endpoint %q: check: %w", ep, err)
 		}
@@ -337,12 +337,9 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 
 // checkScopes asks a connector to resolve its binding scopes. A plugin that
 // is down (crashed, being restarted by its supervisor) is asked again every
-// half second for up to failFor (default 2 minutes); the connector's own
+// half second for up to failFor (Options.FailFor); the connector's own
 // answer, such as refused credentials, is final.
 func checkScopes(ctx context.Context, conn Conn, scopes []string, failFor time.Duration) (sdk.CheckResult, error) {
-	if failFor <= 0 {
-		failFor = 2 * time.Minute
-	}
 	deadline := time.Now().Add(failFor)
 	for {
 		res, err := conn.Check(ctx, scopes)

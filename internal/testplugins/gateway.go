@@ -23,7 +23,7 @@ type Gateway struct {
 	Addr    string // the admin listener, host:port
 	Token   string // the admin API's bearer token
 	DataDir string
-	logs    *lockedBuffer
+	logs    *SyncBuffer
 	cmd     *exec.Cmd
 	done    chan struct{}
 }
@@ -75,7 +75,7 @@ func FreeAddr(t testing.TB) string {
 // the test ends; its log is printed if the test failed.
 func StartGateway(t testing.TB, cfgPath, addr, dataDir string) *Gateway {
 	t.Helper()
-	g := &Gateway{Addr: addr, DataDir: dataDir, logs: &lockedBuffer{}, done: make(chan struct{})}
+	g := &Gateway{Addr: addr, DataDir: dataDir, logs: &SyncBuffer{}, done: make(chan struct{})}
 	g.cmd = exec.Command(Syncgate(t), "run", "-config", cfgPath)
 	g.cmd.Stdout, g.cmd.Stderr = g.logs, g.logs
 	if err := g.cmd.Start(); err != nil {
@@ -148,19 +148,21 @@ func (g *Gateway) Stop() {
 	}
 }
 
-type lockedBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for a process's writes and a test's
+// reads.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
